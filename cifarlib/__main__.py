@@ -1,0 +1,121 @@
+"""Command line: ``python -m cifarlib {models,train,sweep,generate-data}``.
+
+* ``models``: table of every registered model (family, method, parameters, FLOPs at 32x32,
+  measured CPU inference images/s).
+* ``train``: run notebooks/train.ipynb once through papermill, filing the executed notebook under
+  book/runs/ (``-p NAME VALUE`` pairs as in papermill, values parsed as YAML).
+* ``sweep PRESET``: every missing run of a preset in experiments/plan.yaml; resumable.
+* ``generate-data ROOT``: write a small generated data set in the official CIFAR-100 format.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+
+def _cmd_models(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from .models import list_models
+    from .profile import model_table
+
+    names = list_models(args.family)
+    table = model_table(names, throughput=not args.no_throughput, min_seconds=args.seconds)
+    with pd.option_context("display.max_rows", None, "display.width", 160):
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    from .engine import TrainConfig
+    from .runner import run_paths
+    from .sweep import execute_train_notebook
+
+    params = {name: yaml.safe_load(value) for name, value in args.param}
+    keys = set(TrainConfig.__dataclass_fields__)
+    config = TrainConfig.from_dict({k: v for k, v in params.items() if k in keys})
+    config.validate()
+    paths = run_paths(config, params.get("experiment", "adhoc"), params.get("variant", "default"),
+                      args.results_dir, args.checkpoint_dir, args.runs_dir)
+    out = execute_train_notebook(params, paths.notebook, args.results_dir, args.checkpoint_dir)
+    print(f"record:   {paths.record}\nnotebook: {out}")
+
+
+def _cmd_sweep(args: argparse.Namespace) -> None:
+    from .sweep import run_sweep
+
+    run_sweep(args.preset, args.plan, args.results_dir, args.checkpoint_dir, args.runs_dir,
+              only=args.only, dry_run=args.dry_run)
+
+
+def _cmd_generate(args: argparse.Namespace) -> None:
+    from .data import write_generated_cifar100
+
+    print(write_generated_cifar100(args.root, args.train_per_class, args.test_per_class, args.seed))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .results import DEFAULT_RESULTS_DIR
+    from .runner import DEFAULT_CHECKPOINT_DIR, DEFAULT_RUNS_DIR
+    from .sweep import DEFAULT_PLAN
+
+    parser = argparse.ArgumentParser(prog="python -m cifarlib", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("models", help="table of registered models")
+    p.add_argument("--family", choices=["backbone", "graft", "full"])
+    p.add_argument("--no-throughput", action="store_true", help="skip the CPU timing")
+    p.add_argument("--seconds", type=float, default=1.0, help="timing budget per model")
+    p.set_defaults(func=_cmd_models)
+
+    def add_dirs(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR)
+        p.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_CHECKPOINT_DIR)
+        p.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
+                       help="where executed notebooks are filed")
+
+    p = sub.add_parser("train", help="train one model through notebooks/train.ipynb")
+    p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    add_dirs(p)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("sweep", help="run a preset of the experiment plan (resumable)")
+    p.add_argument("preset")
+    p.add_argument("--plan", type=Path, default=DEFAULT_PLAN)
+    p.add_argument("--only", nargs="+", metavar="MODEL", help="only these models")
+    p.add_argument("--dry-run", action="store_true", help="list the runs to do and stop")
+    add_dirs(p)
+    p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("generate-data", help="write generated data in the CIFAR-100 format")
+    p.add_argument("root", type=Path)
+    p.add_argument("--train-per-class", type=int, default=10)
+    p.add_argument("--test-per-class", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_generate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    for name in ("results_dir", "checkpoint_dir", "runs_dir", "plan"):
+        if getattr(args, name, None) is not None:
+            setattr(args, name, Path(getattr(args, name)).resolve())
+    from .results import REPO_ROOT
+
+    os.chdir(REPO_ROOT)  # plan and notebook paths are relative to the repository root
+    try:
+        args.func(args)
+    except (KeyError, ValueError, FileNotFoundError) as err:
+        print(f"error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

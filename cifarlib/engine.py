@@ -1,0 +1,444 @@
+"""The training engine: SGD-Nesterov, one-cycle/cosine schedules, label smoothing, AMP,
+channels_last, optional torch.compile and weight EMA, top-1/top-5 evaluation, per-epoch
+checkpoints and exact resume.
+
+AMP policy (``amp="auto"``): bf16 autocast on CPUs with native bf16 (AVX-512 BF16 / AMX) and on
+GPUs that support bf16; fp16 autocast with a gradient scaler on other GPUs; off elsewhere.
+``amp`` may also be forced to ``"bf16"``, ``"fp16"`` (CUDA only) or ``"off"``.
+
+Exactness: the batch order and augmentation of epoch ``e`` come from a generator seeded by
+``(seed, e)`` (see :class:`cifarlib.data.BatchLoader`); the checkpoint written after every epoch
+holds model, optimizer, scheduler, scaler, EMA, history and the global RNG state, so a run
+interrupted and resumed ends with the same weights and metrics as one that never stopped.
+
+The inner loop keeps losses and correct counts as device tensors; the host syncs once per
+epoch and every ``log_every`` steps for the progress bar.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .data import BatchLoader, TensorDataset, load_dataset
+from .models import create_model, model_entry
+
+SCHEDULES = ("onecycle", "cosine")
+AMP_MODES = ("auto", "bf16", "fp16", "off")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (the record stores it verbatim)."""
+
+    model: str = "resnet20"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    dataset: str = "cifar100"
+    data_root: str = "data"
+    download: bool = False
+    train_subset: int = 0  # 0 = the whole training split
+    test_subset: int = 0
+    epochs: int = 30
+    batch_size: int = 128
+    eval_batch_size: int = 500
+    lr: float = 0.1  # peak learning rate
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4  # not applied to norms and biases
+    schedule: str = "onecycle"
+    warmup_fraction: float = 0.15  # share of all steps spent warming up / rising (one-cycle)
+    label_smoothing: float = 0.1
+    amp: str = "auto"
+    channels_last: bool = True
+    compile: bool = False
+    ema_decay: float = 0.0  # 0 = off; e.g. 0.999 evaluates an EMA of the weights
+    seed: int = 0
+    device: str = "auto"
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the parameter and its allowed values."""
+        model_entry(self.model)  # KeyError listing valid names
+        checks = [
+            ("schedule", self.schedule in SCHEDULES, f"one of {SCHEDULES}"),
+            ("amp", self.amp in AMP_MODES, f"one of {AMP_MODES}"),
+            ("device", self.device in DEVICES or self.device.startswith("cuda:"), f"one of {DEVICES} or 'cuda:N'"),
+            ("epochs", isinstance(self.epochs, int) and self.epochs >= 1, "an integer >= 1"),
+            ("batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1, "an integer >= 1"),
+            ("eval_batch_size", self.eval_batch_size >= 1, "an integer >= 1"),
+            ("lr", self.lr > 0, "a positive number"),
+            ("momentum", 0 <= self.momentum < 1, "in [0, 1)"),
+            ("weight_decay", self.weight_decay >= 0, ">= 0"),
+            ("warmup_fraction", 0 <= self.warmup_fraction < 1, "in [0, 1)"),
+            ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
+            ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1) (0 = off)"),
+            ("train_subset", self.train_subset >= 0, ">= 0 (0 = all)"),
+            ("test_subset", self.test_subset >= 0, ">= 0 (0 = all)"),
+        ]
+        for name, ok, allowed in checks:
+            if not ok:
+                raise ValueError(f"bad value for {name}: {getattr(self, name)!r}; allowed: {allowed}")
+        if self.amp == "fp16" and not self.device.startswith("cuda") and self.device != "auto":
+            raise ValueError("bad value for amp: 'fp16' needs a CUDA device; use 'bf16' or 'off' on CPU")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+
+# --------------------------------------------------------------------------- devices and AMP
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("bad value for device: 'cuda' requested but no CUDA GPU is visible; use 'cpu' or 'auto'")
+    return device
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU advertises AVX-512 BF16 or AMX-BF16 (Linux /proc/cpuinfo)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_amp(mode: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``mode`` on ``device`` (``None``: full fp32)."""
+    if mode == "off":
+        return None
+    if mode == "bf16":
+        return torch.bfloat16
+    if mode == "fp16":
+        if device.type != "cuda":
+            raise ValueError("bad value for amp: 'fp16' needs a CUDA device; use 'bf16' or 'off' on CPU")
+        return torch.float16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cpu_has_native_bf16() else None
+
+
+def autocast_context(device: torch.device, dtype: torch.dtype | None):
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+
+
+# --------------------------------------------------------------------------- optimisation
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on weights of convs/linears only; none on biases, norms, scales, tables."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if not p.requires_grad:
+            continue
+        (decay if p.ndim > 1 else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def lr_lambda(schedule: str, total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """Multiplier of the peak learning rate at step ``s``.
+
+    * ``onecycle``: linear rise from 0.1x to 1x over the warm-up, then linear decay to 0
+      (the triangular one-cycle of Smith & Topin, as used by CIFAR speedruns);
+    * ``cosine``: linear warm-up from 0.1x, then half-cosine decay to 0 (SGDR without restarts).
+    """
+    def onecycle(step: int) -> float:
+        if step < warmup_steps:
+            return 0.1 + 0.9 * step / warmup_steps
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    def cosine(step: int) -> float:
+        if step < warmup_steps:
+            return 0.1 + 0.9 * step / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return onecycle if schedule == "onecycle" else cosine
+
+
+class WeightEMA:
+    """Exponential moving average of parameters and buffers: ``e <- d e + (1 - d) w``."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                self.shadow[k].lerp_(v, 1 - self.decay)
+            else:
+                self.shadow[k].copy_(v)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.shadow
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        for k, v in state.items():
+            self.shadow[k].copy_(v)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+@dataclass
+class EvalResult:
+    loss: float
+    top1: float  # percent
+    top5: float  # percent
+    per_class: list[float]  # percent, one per class
+    images: int
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, loader: BatchLoader, num_classes: int, amp_dtype: torch.dtype | None = None
+) -> EvalResult:
+    """Cross-entropy (no smoothing), top-1/top-5 and per-class accuracy over ``loader``."""
+    was_training = model.training
+    model.eval()
+    device = loader.device
+    loss_sum = torch.zeros((), device=device)
+    correct1 = torch.zeros((), device=device)
+    correct5 = torch.zeros((), device=device)
+    class_correct = torch.zeros(num_classes, device=device)
+    class_total = torch.zeros(num_classes, device=device)
+    for x, y in loader:
+        with autocast_context(device, amp_dtype):
+            logits = model(x)
+        logits = logits.float()
+        loss_sum += F.cross_entropy(logits, y, reduction="sum")
+        top = logits.topk(min(5, num_classes), dim=1).indices
+        hit1 = top[:, 0] == y
+        correct1 += hit1.sum()
+        correct5 += (top == y[:, None]).any(dim=1).sum()
+        class_correct += torch.bincount(y, weights=hit1.float(), minlength=num_classes)
+        class_total += torch.bincount(y, minlength=num_classes).float()
+    model.train(was_training)
+    n = int(class_total.sum().item())
+    per_class = (100 * class_correct / class_total.clamp(min=1)).tolist()
+    return EvalResult(
+        loss=loss_sum.item() / n, top1=100 * correct1.item() / n, top5=100 * correct5.item() / n,
+        per_class=per_class, images=n,
+    )
+
+
+# --------------------------------------------------------------------------- training
+
+
+@dataclass
+class TrainResult:
+    config: dict[str, Any]
+    history: list[dict[str, float]]
+    final: EvalResult
+    classes: list[str]
+    model: nn.Module
+    train_images_per_s: float
+    wall_time_s: float
+    device: str
+    amp_dtype: str
+    resumed_from_epoch: int
+    data_info: dict[str, Any]
+
+
+def config_fingerprint(config: TrainConfig) -> str:
+    """The config as canonical JSON: a checkpoint only resumes a run with the same config."""
+    return json.dumps(asdict(config), sort_keys=True)
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    config: TrainConfig,
+    data: TensorDataset | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+    progress: bool = True,
+    log_every: int = 50,
+) -> TrainResult:
+    """Train ``config.model`` and evaluate it after every epoch.
+
+    Args:
+        config: the run's configuration (validated here).
+        data: an already loaded data set; by default loaded from ``config.dataset``.
+        checkpoint: path of the per-epoch checkpoint; if it exists and was written by the same
+            config, training resumes after its last epoch.
+        on_epoch: called with each epoch's history row (after the checkpoint is written).
+        progress: show a tqdm bar per epoch.
+    """
+    config.validate()
+    device = resolve_device(config.device)
+    amp_dtype = resolve_amp(config.amp, device)
+    if data is None:
+        data = load_dataset(config.dataset, config.data_root, config.download)
+    data = data.subset(config.train_subset, config.test_subset, seed=config.seed)
+
+    torch.manual_seed(config.seed)
+    model = create_model(config.model, num_classes=data.num_classes, **config.model_kwargs).to(device)
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
+    train_loader = BatchLoader(data.train_x, data.train_y, config.batch_size, data.mean, data.std,
+                               train=True, seed=config.seed, device=device,
+                               channels_last=config.channels_last)
+    test_loader = BatchLoader(data.test_x, data.test_y, config.eval_batch_size, data.mean, data.std,
+                              device=device, channels_last=config.channels_last)
+    steps_per_epoch = len(train_loader)
+    total_steps = steps_per_epoch * config.epochs
+    optimizer = torch.optim.SGD(param_groups(model, config.weight_decay), lr=config.lr,
+                                momentum=config.momentum, nesterov=config.nesterov)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_lambda(config.schedule, total_steps, round(config.warmup_fraction * total_steps)))
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    ema = WeightEMA(model, config.ema_decay) if config.ema_decay > 0 else None
+    forward = torch.compile(model) if config.compile else model
+
+    history: list[dict[str, float]] = []
+    start_epoch, train_seconds, train_images, prior_wall = 0, 0.0, 0, 0.0
+    ckpt_path = Path(checkpoint) if checkpoint is not None else None
+    if ckpt_path is not None and ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        if state["fingerprint"] != config_fingerprint(config):
+            raise ValueError(f"checkpoint {ckpt_path} was written by a different config; delete it "
+                             "or choose another checkpoint path to start this run afresh")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
+        torch.set_rng_state(state["rng_cpu"])
+        if device.type == "cuda" and state.get("rng_cuda") is not None:
+            torch.cuda.set_rng_state(state["rng_cuda"], device)
+        history = state["history"]
+        start_epoch, train_seconds = state["epoch"], state["train_seconds"]
+        train_images, prior_wall = state["train_images"], state["wall_time_s"]
+    resumed_from = start_epoch
+    wall_start = time.perf_counter()
+
+    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    eval_model = model
+    for epoch in range(start_epoch, config.epochs):
+        model.train()
+        train_loader.set_epoch(epoch)
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device)
+        seen = 0
+        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
+                   leave=False, mininterval=1.0)
+        t0 = time.perf_counter()
+        for step, (x, y) in enumerate(bar):
+            with autocast_context(device, amp_dtype):
+                logits = forward(x)
+                loss = criterion(logits.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            if ema is not None:
+                ema.update(model)
+            loss_sum += loss.detach() * len(y)
+            correct += (logits.detach().argmax(1) == y).sum()
+            seen += len(y)
+            if progress and (step + 1) % log_every == 0:
+                bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}")
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        epoch_seconds = time.perf_counter() - t0
+        train_seconds += epoch_seconds
+        train_images += seen
+        if ema is not None:
+            eval_model = _ema_copy(model, ema)
+        result = evaluate(eval_model, test_loader, data.num_classes, amp_dtype)
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": loss_sum.item() / seen,
+            "train_top1": 100 * correct.item() / seen,
+            "test_loss": result.loss,
+            "test_top1": result.top1,
+            "test_top5": result.top5,
+            "lr": optimizer.param_groups[0]["lr"],
+            "epoch_seconds": epoch_seconds,
+        }
+        history.append(row)
+        if not math.isfinite(row["train_loss"]):
+            raise FloatingPointError(f"training diverged at epoch {epoch + 1} (loss {row['train_loss']}); "
+                                     "lower the learning rate (-p lr ...) or turn amp off")
+        if ckpt_path is not None:
+            save_checkpoint(ckpt_path, {
+                "fingerprint": config_fingerprint(config), "epoch": epoch + 1,
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                "ema": ema.state_dict() if ema is not None else None,
+                "rng_cpu": torch.get_rng_state(),
+                "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                "history": history, "train_seconds": train_seconds, "train_images": train_images,
+                "wall_time_s": prior_wall + time.perf_counter() - wall_start,
+            })
+        if progress:
+            tqdm.write(f"epoch {epoch + 1}/{config.epochs}: loss {row['train_loss']:.3f}, "
+                       f"test top-1 {row['test_top1']:.2f}%, {epoch_seconds:.1f}s")
+        if on_epoch is not None:
+            on_epoch(row)
+
+    if ema is not None:
+        eval_model = _ema_copy(model, ema)
+    final = evaluate(eval_model, test_loader, data.num_classes, amp_dtype)
+    return TrainResult(
+        config=asdict(config), history=history, final=final, classes=data.classes, model=eval_model,
+        train_images_per_s=train_images / train_seconds if train_seconds > 0 else float("nan"),
+        wall_time_s=prior_wall + time.perf_counter() - wall_start, device=device_name(device),
+        amp_dtype=str(amp_dtype).replace("torch.", "") if amp_dtype else "off",
+        resumed_from_epoch=resumed_from,
+        data_info={"name": data.name, "source": data.source, "train_images": len(data.train_y),
+                   "test_images": len(data.test_y), "num_classes": data.num_classes, **data.info},
+    )
+
+
+def _ema_copy(model: nn.Module, ema: WeightEMA) -> nn.Module:
+    import copy
+
+    averaged = copy.deepcopy(model)
+    averaged.load_state_dict(ema.state_dict())
+    return averaged
+
+
+def device_name(device: torch.device) -> str:
+    """A human-readable device name: the GPU model, or the CPU model and thread count."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    model = "CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model} ({torch.get_num_threads()} threads)"

@@ -1,0 +1,120 @@
+"""Model registry: ``create_model(name)`` and ``list_models()``.
+
+Two kinds of entries, following timm's habit of one decorator per builder:
+
+* fixed models (``resnet20``, ``convnext_tiny``) registered with :func:`register_model`;
+* graft families registered with :func:`register_graft`: a name template such as
+  ``"eca_resnet{depth}"`` whose builder takes the backbone depth, so that any CIFAR depth
+  ``6n+2`` works (``eca_resnet20``, ``eca_resnet56``, ``eca_resnet110``). Only the depth-20
+  member is listed by :func:`list_models`; the others are created on demand.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch.nn as nn
+
+ModelBuilder = Callable[..., nn.Module]
+
+FAMILIES = ("backbone", "graft", "full")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """Registry metadata for one listed model."""
+
+    name: str
+    family: str  # "backbone", "graft" or "full"
+    method: str  # e.g. "ECA-Net"; "ResNet" for the backbone
+    builder: ModelBuilder
+    depth: int | None = None  # backbone depth for grafts, None otherwise
+
+
+_MODELS: dict[str, ModelEntry] = {}
+_GRAFTS: dict[str, tuple[re.Pattern[str], str, ModelBuilder]] = {}
+LISTED_GRAFT_DEPTH = 20
+
+
+def register_model(name: str, family: str, method: str) -> Callable[[ModelBuilder], ModelBuilder]:
+    """Decorator registering ``builder(num_classes=..., **kw)`` under ``name``."""
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+
+    def decorate(builder: ModelBuilder) -> ModelBuilder:
+        if name in _MODELS:
+            raise ValueError(f"model {name!r} is already registered")
+        _MODELS[name] = ModelEntry(name, family, method, builder)
+        return builder
+
+    return decorate
+
+
+def register_graft(template: str, method: str) -> Callable[[ModelBuilder], ModelBuilder]:
+    """Decorator registering ``builder(depth, num_classes=..., **kw)`` for every CIFAR depth.
+
+    ``template`` must contain ``{depth}``, e.g. ``"eca_resnet{depth}"``; the depth-20 member is
+    listed, any other depth ``6n+2`` can be created by name.
+    """
+    if "{depth}" not in template:
+        raise ValueError(f"graft template {template!r} needs a '{{depth}}' field")
+    pattern = re.compile("^" + re.escape(template).replace(r"\{depth\}", r"(\d+)") + "$")
+
+    def decorate(builder: ModelBuilder) -> ModelBuilder:
+        _GRAFTS[template] = (pattern, method, builder)
+        name = template.format(depth=LISTED_GRAFT_DEPTH)
+        _MODELS[name] = ModelEntry(
+            name, "graft", method,
+            lambda **kw: builder(LISTED_GRAFT_DEPTH, **kw), LISTED_GRAFT_DEPTH,
+        )
+        return builder
+
+    return decorate
+
+
+def _ensure_loaded() -> None:
+    # Importing the package registers every model (each method module registers itself).
+    import cifarlib.models  # noqa: F401
+
+
+def list_models(family: str | None = None) -> list[str]:
+    """Names of the listed models, optionally of one family ("backbone", "graft", "full")."""
+    _ensure_loaded()
+    if family is not None and family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    return [n for n, e in _MODELS.items() if family is None or e.family == family]
+
+
+def model_entry(name: str) -> ModelEntry:
+    """Registry metadata for ``name`` (grafts at any depth included)."""
+    _ensure_loaded()
+    if name in _MODELS:
+        return _MODELS[name]
+    for pattern, method, builder in _GRAFTS.values():
+        match = pattern.match(name)
+        if match:
+            depth = int(match.group(1))
+            return ModelEntry(name, "graft", method, lambda **kw: builder(depth, **kw), depth)
+    raise KeyError(
+        f"unknown model {name!r}. Valid names: {', '.join(sorted(_MODELS))}; "
+        f"grafts also accept any depth 6n+2 (e.g. "
+        f"{', '.join(t.format(depth=56) for t in list(_GRAFTS)[:2])})."
+    )
+
+
+def create_model(name: str, num_classes: int = 100, **kwargs: Any) -> nn.Module:
+    """Build a registered model from scratch (no pretrained weights exist here).
+
+    Extra keyword arguments are the model's ablation switches (see each builder's docstring).
+    Raises ``KeyError`` listing valid names for an unknown model, and ``TypeError`` naming the
+    accepted switches for an unknown keyword.
+    """
+    entry = model_entry(name)
+    try:
+        return entry.builder(num_classes=num_classes, **kwargs)
+    except TypeError as err:
+        if "unexpected keyword argument" in str(err):
+            raise TypeError(f"model {name!r} got an unknown switch: {err}") from err
+        raise

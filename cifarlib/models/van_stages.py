@@ -1,0 +1,178 @@
+"""The VAN-style stage skeleton shared by MSCAN (SegNeXt) and LSKNet.
+
+Both encoders (Guo et al., SegNeXt, NeurIPS 2022, arXiv:2209.08575; Li et al., LSKNet, ICCV 2023,
+arXiv:2303.09030) inherit the layout of the Visual Attention Network: four stages, each an
+overlapping strided-conv patch embedding followed by blocks and a LayerNorm. Only the spatial
+gating unit inside the attention differs (MSCA for MSCAN, LSK for LSKNet), so it is passed in
+as a factory ``gating(channels) -> nn.Module``. One block computes
+
+    X' = X  + DropPath(gamma_1 * Attn(BN(X)))
+    Y  = X' + DropPath(gamma_2 * Mlp(BN(X')))
+
+    Attn(Z) = Z + Proj2(Gate(GELU(Proj1(Z))))       (Proj = 1x1 conv, Gate = MSCA or LSK)
+    Mlp(Z)  = FC2(GELU(DWConv3x3(FC1(Z))))          (FC = 1x1 conv, hidden = ratio * C)
+
+with per-channel layer scales ``gamma`` initialised to 1e-2 and a stochastic-depth rate that
+grows linearly from 0 to ``drop_path_rate`` over all blocks, as in the official code.
+
+Classifier: the last stage's LayerNorm (applied per position, as VAN's classifier does), global
+average pooling and a linear layer. The stem (first patch embedding) is supplied by the caller,
+because that is where the two models differ and where the 32x32 adaptation happens.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import torch
+import torch.nn as nn
+from timm.layers import DropPath, LayerNorm2d, trunc_normal_
+
+GatingFactory = Callable[[int], nn.Module]
+"""``factory(channels)`` returning a shape-preserving spatial gating unit (MSCA, LSK, ...)."""
+
+
+def patch_embed(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 2) -> nn.Sequential:
+    """Overlapping patch embedding: ``kernel_size`` conv with ``stride`` (padding k//2), then BN."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2),
+        nn.BatchNorm2d(out_channels),
+    )
+
+
+class ConvMlp(nn.Module):
+    """The feed-forward part: 1x1 expand, depthwise 3x3, GELU, 1x1 project."""
+
+    def __init__(self, channels: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, hidden, 1)
+        self.dwconv = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Conv2d(hidden, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.dwconv(self.fc1(x))))
+
+
+class SpatialAttention(nn.Module):
+    """``Z + Proj2(Gate(GELU(Proj1(Z))))``: the gating unit wrapped in 1x1 convs and a shortcut."""
+
+    def __init__(self, channels: int, gating: GatingFactory) -> None:
+        super().__init__()
+        self.proj1 = nn.Conv2d(channels, channels, 1)
+        self.act = nn.GELU()
+        self.gate = gating(channels)
+        self.proj2 = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.proj2(self.gate(self.act(self.proj1(x))))
+
+
+class VanBlock(nn.Module):
+    """One MSCAN/LSKNet block: BN-attention and BN-MLP residual branches with layer scale."""
+
+    def __init__(
+        self,
+        channels: int,
+        mlp_ratio: float,
+        gating: GatingFactory,
+        drop_path: float = 0.0,
+        layer_scale_init: float = 1e-2,
+    ) -> None:
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(channels)
+        self.attn = SpatialAttention(channels, gating)
+        self.norm2 = nn.BatchNorm2d(channels)
+        self.mlp = ConvMlp(channels, int(channels * mlp_ratio))
+        self.gamma1 = nn.Parameter(torch.full((channels, 1, 1), layer_scale_init))
+        self.gamma2 = nn.Parameter(torch.full((channels, 1, 1), layer_scale_init))
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop_path(self.gamma1 * self.attn(self.norm1(x)))
+        return x + self.drop_path(self.gamma2 * self.mlp(self.norm2(x)))
+
+
+class VanStage(nn.Module):
+    """Patch embedding, ``len(drop_paths)`` blocks, channel LayerNorm."""
+
+    def __init__(
+        self,
+        embed: nn.Module,
+        channels: int,
+        mlp_ratio: float,
+        gating: GatingFactory,
+        drop_paths: Sequence[float],
+    ) -> None:
+        super().__init__()
+        self.embed = embed
+        self.blocks = nn.Sequential(*(VanBlock(channels, mlp_ratio, gating, p) for p in drop_paths))
+        self.norm = LayerNorm2d(channels, eps=1e-6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.blocks(self.embed(x)))
+
+
+class VanStyleNet(nn.Module):
+    """Four-stage VAN-style classifier (MSCAN, LSKNet).
+
+    Args:
+        stem: first patch embedding, mapping 3 channels to ``dims[0]``; later stages use a 3x3
+            stride-2 :func:`patch_embed`.
+        dims: stage widths.
+        depths: blocks per stage.
+        mlp_ratios: MLP hidden width / stage width, per stage.
+        gating: spatial gating unit factory used in every block.
+        num_classes: classifier outputs.
+        drop_path_rate: stochastic depth of the last block (linear from 0).
+    """
+
+    def __init__(
+        self,
+        stem: nn.Module,
+        dims: Sequence[int],
+        depths: Sequence[int],
+        mlp_ratios: Sequence[float],
+        gating: GatingFactory,
+        num_classes: int = 100,
+        drop_path_rate: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if not len(dims) == len(depths) == len(mlp_ratios):
+            raise ValueError("dims, depths and mlp_ratios need one entry per stage")
+        if not 0.0 <= drop_path_rate < 1.0:
+            raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}")
+        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        stages, start = [], 0
+        for i, (dim, depth, ratio) in enumerate(zip(dims, depths, mlp_ratios)):
+            embed = stem if i == 0 else patch_embed(dims[i - 1], dim)
+            stages.append(VanStage(embed, dim, ratio, gating, rates[start:start + depth]))
+            start += depth
+        self.stages = nn.Sequential(*stages)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Linear(dims[-1], num_classes)
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(m: nn.Module) -> None:
+        """The official VAN/MSCAN/LSKNet init: He-normal with fan-out per group for convs,
+        truncated normal (std 0.02) for linear layers, unit norms."""
+        if isinstance(m, nn.Conv2d):
+            fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
+            nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan_out))
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.LayerNorm)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stages(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.flatten(self.pool(self.forward_features(x)), 1))

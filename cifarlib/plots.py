@@ -1,0 +1,136 @@
+"""Figures for the book: seaborn styling with a CJK font so Chinese labels render.
+
+The font is Noto Sans CJK SC shipped inside the ``mplfonts`` wheel (a PyPI dependency), so no
+system font package or network is needed; :func:`setup_style` registers it with matplotlib.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # no screen here; notebooks still display the figures inline
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
+
+CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
+
+
+@lru_cache(maxsize=1)
+def register_cjk_font() -> str:
+    """Register the bundled Noto Sans CJK SC font and return its family name.
+
+    Raises ``FileNotFoundError`` saying how to install it if ``mplfonts`` is missing.
+    """
+    try:
+        import mplfonts
+    except ImportError as err:  # pragma: no cover - dependency of the package
+        raise FileNotFoundError(
+            "the CJK font comes from the 'mplfonts' package: pip install mplfonts"
+        ) from err
+    path = Path(mplfonts.__file__).parent / "fonts" / CJK_FONT_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"CJK font not found at {path}; reinstall mplfonts")
+    font_manager.fontManager.addfont(str(path))
+    return font_manager.FontProperties(fname=str(path)).get_name()
+
+
+def setup_style() -> str:
+    """Seaborn theme with the CJK font first in the sans-serif list; returns the font name."""
+    family = register_cjk_font()
+    sns.set_theme(context="notebook", style="whitegrid", palette="deep")
+    plt.rcParams["font.family"] = "sans-serif"
+    plt.rcParams["font.sans-serif"] = [family, "DejaVu Sans"]
+    plt.rcParams["axes.unicode_minus"] = False  # the CJK font lacks U+2212
+    plt.rcParams["figure.dpi"] = 110
+    return family
+
+
+def block_diagram(
+    steps: Sequence[str], title: str, skip: tuple[int, int] | None = None,
+    skip_label: str = "恒等/投影捷径",
+) -> Figure:
+    """Draw a block as boxes top to bottom joined by arrows.
+
+    Args:
+        steps: box labels, input first (Chinese is fine).
+        title: figure title.
+        skip: ``(i, j)`` draws a residual connection from box ``i`` to box ``j``.
+        skip_label: text written along the skip connection.
+    """
+    setup_style()
+    if skip is not None and not (0 <= skip[0] < skip[1] < len(steps)):
+        raise ValueError(f"skip must be (i, j) with 0 <= i < j < {len(steps)}, got {skip}")
+    height = 0.62 * len(steps) + 0.6
+    fig, ax = plt.subplots(figsize=(4.6, height))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.5, len(steps) - 0.3)
+    ax.invert_yaxis()
+    ax.axis("off")
+    for i, label in enumerate(steps):
+        is_add = label.startswith("⊕")
+        box = FancyBboxPatch(
+            (0.2, i - 0.27), 0.6, 0.54, boxstyle="round,pad=0.02",
+            facecolor="#fde2c8" if is_add else "#dbe9f6", edgecolor="#34495e", linewidth=1.0,
+        )
+        ax.add_patch(box)
+        ax.text(0.5, i, label, ha="center", va="center", fontsize=9.5)
+        if i > 0:
+            ax.add_patch(FancyArrowPatch((0.5, i - 0.73), (0.5, i - 0.29),
+                                         arrowstyle="-|>", mutation_scale=10, color="#34495e"))
+    if skip is not None:
+        i, j = skip
+        ax.add_patch(FancyArrowPatch((0.8, i), (0.8, j), connectionstyle="arc3,rad=-0.45",
+                                     arrowstyle="-|>", mutation_scale=10, color="#c0392b",
+                                     linewidth=1.2))
+        ax.text(0.98, (i + j) / 2, skip_label, ha="right", va="center", fontsize=8,
+                color="#c0392b", rotation=90)
+    ax.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(history: pd.DataFrame, hue: str = "model") -> Figure:
+    """Loss and top-1 curves per epoch; ``history`` has columns epoch, train_loss,
+    test_top1 and ``hue``."""
+    setup_style()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    sns.lineplot(data=history, x="epoch", y="train_loss", hue=hue, marker="o", ax=axes[0])
+    axes[0].set(xlabel="轮次 (epoch)", ylabel="训练损失", title="训练损失")
+    sns.lineplot(data=history, x="epoch", y="test_top1", hue=hue, marker="o", ax=axes[1])
+    axes[1].set(xlabel="轮次 (epoch)", ylabel="测试集 top-1 (%)", title="测试集 top-1 准确率")
+    for ax in axes[1:]:
+        legend = ax.get_legend()
+        if legend is not None:
+            legend.remove()
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_vs_cost(runs: pd.DataFrame, cost: str = "params_m", hue: str = "method") -> Figure:
+    """Scatter of mean test top-1 against a cost column, one point per model, with error bars
+    (standard deviation over seeds) where several seeds exist."""
+    setup_style()
+    labels = {"params_m": "参数量 (M)", "gflops": "前向 GFLOPs (32x32)",
+              "train_images_per_s": "训练吞吐 (图像/秒)"}
+    agg = runs.groupby(["model", hue], as_index=False).agg(
+        top1=("test_top1", "mean"), sd=("test_top1", "std"), cost=(cost, "mean"))
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    sns.scatterplot(data=agg, x="cost", y="top1", hue=hue, s=70, ax=ax)
+    ax.errorbar(agg["cost"], agg["top1"], yerr=agg["sd"].fillna(0), fmt="none",
+                ecolor="#7f8c8d", capsize=3, linewidth=1)
+    for _, row in agg.iterrows():
+        ax.annotate(row["model"], (row["cost"], row["top1"]), textcoords="offset points",
+                    xytext=(4, 4), fontsize=8)
+    ax.set(xlabel=labels.get(cost, cost), ylabel="测试集 top-1 (%)")
+    ax.legend(fontsize=8, title=None)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,142 @@
+"""Run records: one JSON file per training run, written atomically, loaded as DataFrames.
+
+A record holds the full config, per-epoch history, final top-1/top-5/loss, per-class accuracy,
+the model's parameter count and FLOPs, training throughput, wall time and provenance (git
+revision and dirty flag, python/torch/torchvision/timm versions, device, date). Records live at
+``results/<dataset>/<experiment>/<run>.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+SCHEMA_VERSION = 1
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RESULTS_DIR = REPO_ROOT / "results"
+
+REQUIRED_KEYS = ("schema", "run", "experiment", "dataset", "config", "history", "final",
+                 "per_class_accuracy", "model_info", "throughput", "wall_time_s", "provenance")
+
+
+def git_revision(repo: Path = REPO_ROOT) -> dict[str, Any]:
+    """The current commit and whether tracked files have uncommitted changes."""
+    def run(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    try:
+        return {"commit": run("rev-parse", "HEAD"),
+                "dirty": bool(run("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+
+
+def provenance(device: str) -> dict[str, Any]:
+    """Where and with what a run was made."""
+    import timm
+    import torch
+    import torchvision
+
+    return {
+        **{f"git_{k}": v for k, v in git_revision().items()},
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "timm": timm.__version__,
+        "platform": platform.platform(),
+        "device": device,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def validate_record(record: dict[str, Any]) -> None:
+    """Raise ``ValueError`` naming missing keys or inconsistent fields."""
+    missing = [k for k in REQUIRED_KEYS if k not in record]
+    if missing:
+        raise ValueError(f"run record lacks keys {missing}")
+    if record["schema"] != SCHEMA_VERSION:
+        raise ValueError(f"run record schema {record['schema']} != {SCHEMA_VERSION}")
+    if len(record["history"]) != record["config"]["epochs"]:
+        raise ValueError(f"history has {len(record['history'])} epochs, config says {record['config']['epochs']}")
+    for key in ("test_top1", "test_top5", "test_loss"):
+        if key not in record["final"]:
+            raise ValueError(f"final metrics lack {key}")
+
+
+def write_record(record: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Validate and write ``record`` as JSON atomically (temporary file + rename)."""
+    validate_record(record)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False, allow_nan=True) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_record(path: str | os.PathLike) -> dict[str, Any]:
+    record = json.loads(Path(path).read_text())
+    validate_record(record)
+    return record
+
+
+def record_paths(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> list[Path]:
+    return sorted(p for p in Path(results_dir).rglob("*.json") if not p.name.startswith("."))
+
+
+def load_runs(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> pd.DataFrame:
+    """One row per run record under ``results_dir``: identifiers, budget and final metrics."""
+    rows = []
+    for path in record_paths(results_dir):
+        r = read_record(path)
+        cfg = r["config"]
+        rows.append({
+            "dataset": r["dataset"], "experiment": r["experiment"], "run": r["run"],
+            "model": cfg["model"], "variant": r.get("variant", "default"), "seed": cfg["seed"],
+            "epochs": cfg["epochs"], "batch_size": cfg["batch_size"],
+            "train_images": r["data"]["train_images"], "test_images": r["data"]["test_images"],
+            "test_top1": r["final"]["test_top1"], "test_top5": r["final"]["test_top5"],
+            "test_loss": r["final"]["test_loss"],
+            "params_m": r["model_info"]["params"] / 1e6, "gflops": r["model_info"]["flops"] / 1e9,
+            "family": r["model_info"].get("family"), "method": r["model_info"].get("method"),
+            "train_images_per_s": r["throughput"]["train_images_per_s"],
+            "wall_time_s": r["wall_time_s"], "amp": r["throughput"].get("amp"),
+            "device": r["provenance"]["device"], "date": r["provenance"]["date"],
+            "git_commit": r["provenance"]["git_commit"], "path": str(path),
+        })
+    return pd.DataFrame(rows)
+
+
+def load_histories(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> pd.DataFrame:
+    """Long table of per-epoch history rows, with dataset/experiment/run/model/seed columns."""
+    frames = []
+    for path in record_paths(results_dir):
+        r = read_record(path)
+        h = pd.DataFrame(r["history"])
+        h.insert(0, "dataset", r["dataset"])
+        h.insert(1, "experiment", r["experiment"])
+        h.insert(2, "run", r["run"])
+        h.insert(3, "model", r["config"]["model"])
+        h.insert(4, "variant", r.get("variant", "default"))
+        h.insert(5, "seed", r["config"]["seed"])
+        frames.append(h)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def load_per_class(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> pd.DataFrame:
+    """Long table: one row per (run, class) with its test accuracy in percent."""
+    rows = []
+    for path in record_paths(results_dir):
+        r = read_record(path)
+        for cls, acc in r["per_class_accuracy"].items():
+            rows.append({"dataset": r["dataset"], "experiment": r["experiment"], "run": r["run"],
+                         "model": r["config"]["model"], "seed": r["config"]["seed"],
+                         "class": cls, "accuracy": acc})
+    return pd.DataFrame(rows)
