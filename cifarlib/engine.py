@@ -29,7 +29,7 @@ from typing import Any, Callable
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .data import BatchLoader, TensorDataset, load_dataset
 from .models import create_model, model_entry

@@ -58,12 +58,17 @@ def load_plan(path: str | os.PathLike = DEFAULT_PLAN) -> dict[str, Any]:
     return plan["presets"]
 
 
-def plan_runs(preset: str, plan_path: str | os.PathLike = DEFAULT_PLAN) -> list[PlannedRun]:
-    """Expand a preset into its runs (validated: unknown models or keys fail here)."""
+def preset_spec(preset: str, plan_path: str | os.PathLike = DEFAULT_PLAN) -> dict[str, Any]:
+    """One preset of the plan; ``KeyError`` listing the presets if it is not there."""
     presets = load_plan(plan_path)
     if preset not in presets:
         raise KeyError(f"unknown preset {preset!r}; the plan {plan_path} has: {', '.join(presets)}")
-    spec = presets[preset]
+    return presets[preset]
+
+
+def plan_runs(preset: str, plan_path: str | os.PathLike = DEFAULT_PLAN) -> list[PlannedRun]:
+    """Expand a preset into its runs (validated: unknown models or keys fail here)."""
+    spec = preset_spec(preset, plan_path)
     base = {"dataset": expand_env(spec["dataset"]), "data_root": expand_env(spec.get("data_root", "data")),
             **spec.get("settings", {})}
     runs = []
@@ -85,7 +90,7 @@ def plan_runs(preset: str, plan_path: str | os.PathLike = DEFAULT_PLAN) -> list[
 
 def prepare_data(preset: str, plan_path: str | os.PathLike = DEFAULT_PLAN) -> None:
     """Write the generated data set of presets that ask for one (``generate: true``)."""
-    spec = load_plan(plan_path)[preset]
+    spec = preset_spec(preset, plan_path)
     if spec.get("generate"):
         root = Path(expand_env(spec.get("data_root", "data")))
         root = root if root.is_absolute() else REPO_ROOT / root

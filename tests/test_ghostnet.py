@@ -98,7 +98,8 @@ def test_invalid_switches(kw: dict) -> None:
 def test_ghostnet_100_stem_and_final_map() -> None:
     m = create_model("ghostnet_100")
     assert m.conv_stem.stride == (1, 1)
-    strides = [b.conv_dw.stride for stage in m.blocks for b in stage if getattr(b, "conv_dw", None) is not None]
+    strides = [b.conv_dw.stride for stage in m.blocks for b in stage
+               if getattr(b, "conv_dw", None) is not None]
     assert strides == [(2, 2)] * 4  # the four stride-2 bottlenecks are kept
     assert m.forward_features(torch.randn(1, 3, 32, 32)).shape == (1, 960, 2, 2)
     assert 3.9e6 < n_params(m) < 4.1e6

@@ -88,7 +88,8 @@ def test_graft_order_and_kernel_change_params_as_documented() -> None:
     counts = [n_params(create_model("hor_resnet20", order=o)) for o in range(1, 6)]
     assert counts == sorted(counts) and len(set(counts)) == 5
     for o in range(1, 6):
-        assert counts[o - 1] - RESNET20_PARAMS == 3 * sum(gnconv_params(c, o, 7) + 3 * c for c in (16, 32, 64))
+        extra = 3 * sum(gnconv_params(c, o, 7) + 3 * c for c in (16, 32, 64))
+        assert counts[o - 1] - RESNET20_PARAMS == extra
     k3 = n_params(create_model("hor_resnet20", kernel_size=3))
     q_channels = sum(c * (2 - 2 ** (1 - 3)) for c in (16, 32, 64))  # sum_k C_k per block, order 3
     assert counts[2] - k3 == 3 * q_channels * (49 - 9)

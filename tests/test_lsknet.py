@@ -14,7 +14,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from cifarlib.models import create_model
 from cifarlib.models.lsknet import RECEPTIVE_FIELD, LSKAttention
 from cifarlib.models.resnet import BasicBlock
-from cifarlib.models.van_stages import VanBlock
+from cifarlib.models.van_stages import PreNormResidual, VanBlock
 
 RESNET20_PARAMS = 278_324
 
@@ -90,7 +90,9 @@ def test_undecomposed_flops() -> None:
 
 def test_graft_switches_change_params_as_documented() -> None:
     base = n_params(create_model("lsk_resnet20"))
-    assert base - RESNET20_PARAMS == sum(3 * lsk_params(c) for c in (16, 32, 64)) == 52_182
+    per_block = sum(3 * (lsk_params(c) + 2 * c) for c in (16, 32, 64))  # LSK + BN of the residual form
+    assert base - RESNET20_PARAMS == per_block == 52_854
+    assert n_params(create_model("lsk_resnet20", residual=False)) == base - 3 * 2 * (16 + 32 + 64)
     assert n_params(create_model("lsk_resnet20", attn=False)) == RESNET20_PARAMS
     assert n_params(create_model("lsk_resnet20", selection=False)) == base - 9 * 198
     undecomposed = n_params(create_model("lsk_resnet20", decompose=False))
@@ -103,21 +105,36 @@ def test_graft_structure() -> None:
     m = create_model("lsk_resnet20", attn_position="post_add", decompose=False, selection=False)
     blocks = [b for b in m.modules() if isinstance(b, BasicBlock)]
     assert len(blocks) == 9
-    assert all(isinstance(b.attn, LSKAttention) and b.attn_position == "post_add" for b in blocks)
-    assert all(not b.attn.decompose and b.attn.select is None for b in blocks)
+    assert all(isinstance(b.attn, PreNormResidual) and b.attn_position == "post_add" for b in blocks)
+    gates = [b.attn.gate for b in blocks]
+    assert all(isinstance(g, LSKAttention) and not g.decompose and g.select is None for g in gates)
+    bare = create_model("lsk_resnet20", residual=False)
+    assert all(type(b.attn) is LSKAttention for b in bare.modules() if isinstance(b, BasicBlock))
     off = create_model("lsk_resnet20", attn=False)
     assert not any(isinstance(mod, LSKAttention) for mod in off.modules())
     assert sum(isinstance(mod, LSKAttention) for mod in create_model("lsk_resnet32").modules()) == 15
 
 
+@pytest.mark.parametrize("residual", [False, True])
+def test_post_add_stability(residual: bool) -> None:
+    # Bare LSK after the add degenerates with depth; the residual form stays O(1).
+    torch.manual_seed(0)
+    m = create_model("lsk_resnet56", attn_position="post_add", residual=residual)
+    with torch.no_grad():
+        f = m.forward_features(torch.randn(4, 3, 16, 16))
+    healthy = bool(torch.isfinite(f).all()) and 0.1 < f.std().item() < 100
+    assert healthy == residual
+
+
 @pytest.mark.parametrize(
     "kwargs",
-    [{"attn_position": "after"}, {"decompose": "yes"}, {"decompose": 0}, {"selection": None}],
+    [{"attn_position": "after"}, {"decompose": "yes"}, {"decompose": 0}, {"selection": None},
+     {"residual": "no"}],
 )
 def test_invalid_switches_raise(kwargs: dict) -> None:
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         create_model("lsk_resnet20", **kwargs)
-    if "attn_position" not in kwargs:
+    if "attn_position" not in kwargs and "residual" not in kwargs:
         with pytest.raises(ValueError, match=next(iter(kwargs))):
             create_model("lsknet_t", **kwargs)
 

@@ -13,7 +13,7 @@ import torch.nn as nn
 from cifarlib.models import create_model
 from cifarlib.models.resnet import BasicBlock
 from cifarlib.models.segnext import MSCA, strip_conv
-from cifarlib.models.van_stages import VanBlock
+from cifarlib.models.van_stages import PreNormResidual, VanBlock
 
 RESNET20_PARAMS = 278_324
 
@@ -77,8 +77,9 @@ def test_21_tap_strip_covers_an_8x8_map() -> None:
 
 def test_graft_switches_change_params_as_documented() -> None:
     base = n_params(create_model("msca_resnet20"))
-    per_block = sum(3 * (c**2 + 111 * c) for c in (16, 32, 64))
-    assert base - RESNET20_PARAMS == per_block == 53_424
+    per_block = sum(3 * (c**2 + 113 * c) for c in (16, 32, 64))  # MSCA + BN of the residual form
+    assert base - RESNET20_PARAMS == per_block == 54_096
+    assert n_params(create_model("msca_resnet20", residual=False)) == base - sum(3 * 2 * c for c in (16, 32, 64))
     assert n_params(create_model("msca_resnet20", attn=False)) == RESNET20_PARAMS
     assert n_params(create_model("resnet20")) == RESNET20_PARAMS
     no_strips = n_params(create_model("msca_resnet20", branches=()))
@@ -93,11 +94,33 @@ def test_graft_structure() -> None:
     m = create_model("msca_resnet20", attn_position="post_add", branches=[11, 21])
     blocks = [b for b in m.modules() if isinstance(b, BasicBlock)]
     assert len(blocks) == 9
-    assert all(isinstance(b.attn, MSCA) and b.attn_position == "post_add" for b in blocks)
-    assert blocks[0].attn.branches == (11, 21)
+    assert all(isinstance(b.attn, PreNormResidual) and b.attn_position == "post_add" for b in blocks)
+    assert all(isinstance(b.attn.gate, MSCA) and b.attn.gate.branches == (11, 21) for b in blocks)
+    bare = create_model("msca_resnet20", residual=False)
+    assert all(type(b.attn) is MSCA for b in bare.modules() if isinstance(b, BasicBlock))
     off = create_model("msca_resnet20", attn=False)
     assert not any(isinstance(mod, MSCA) for mod in off.modules())
     assert sum(isinstance(mod, MSCA) for mod in create_model("msca_resnet56").modules()) == 27
+
+
+def test_residual_form_matches_docstring() -> None:
+    torch.manual_seed(0)
+    m = PreNormResidual(8, MSCA(8)).eval()
+    x = 3 * torch.randn(2, 8, 6, 6) + 1
+    z = m.norm(x)
+    torch.testing.assert_close(m(x), x + m.gate.attention(z) * z)
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_post_add_stability(residual: bool) -> None:
+    # The docstring's claim: the bare quadratic gate after the add degenerates with depth
+    # (activations explode to inf/NaN or collapse to 0); the residual form stays O(1).
+    torch.manual_seed(0)
+    m = create_model("msca_resnet56", attn_position="post_add", residual=residual)
+    with torch.no_grad():
+        f = m.forward_features(torch.randn(4, 3, 16, 16))
+    healthy = bool(torch.isfinite(f).all()) and 0.1 < f.std().item() < 100
+    assert healthy == residual
 
 
 def test_attn_position_changes_output() -> None:
@@ -114,7 +137,7 @@ def test_attn_position_changes_output() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"attn_position": "middle"}, {"branches": (6,)}, {"branches": (7, 7)}, {"branches": (1,)},
+    [{"attn_position": "middle"}, {"residual": 1}, {"branches": (6,)}, {"branches": (7, 7)}, {"branches": (1,)},
      {"branches": "7"}, {"branches": 7}, {"branches": (True,)}],
 )
 def test_invalid_switches_raise(kwargs: dict) -> None:

@@ -88,7 +88,9 @@ class GnConv(nn.Module):
         check_order(order)
         check_kernel_size(kernel_size)
         if dim % 2 ** (order - 1) != 0:
-            raise ValueError(f"gnConv of order {order} needs channels divisible by {2 ** (order - 1)}, got {dim}")
+            raise ValueError(
+                f"gnConv of order {order} needs channels divisible by {2 ** (order - 1)}, got {dim}"
+            )
         self.order = order
         self.scale = scale
         self.dims = [dim // 2 ** (order - 1 - k) for k in range(order)]  # C_0 .. C_{n-1}
@@ -117,7 +119,9 @@ class GnConvMixer(nn.Module):
         layer_scale_init: initial value of the per-channel scale ``gamma`` (HorNet: 1e-6).
     """
 
-    def __init__(self, dim: int, order: int = 3, kernel_size: int = 7, layer_scale_init: float = 1e-6) -> None:
+    def __init__(
+        self, dim: int, order: int = 3, kernel_size: int = 7, layer_scale_init: float = 1e-6
+    ) -> None:
         super().__init__()
         self.norm = LayerNorm2d(dim, eps=1e-6)
         self.gnconv = GnConv(dim, order, kernel_size)
@@ -193,7 +197,9 @@ class HorNet(nn.Module):
         rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
         stages, start = [], 0
         for i, (dim, depth, order) in enumerate(zip(dims, depths, orders)):
-            down = [] if i == 0 else [LayerNorm2d(dims[i - 1], eps=1e-6), nn.Conv2d(dims[i - 1], dim, 2, stride=2)]
+            down = [] if i == 0 else [
+                LayerNorm2d(dims[i - 1], eps=1e-6), nn.Conv2d(dims[i - 1], dim, 2, stride=2)
+            ]
             blocks = [HorBlock(dim, order, kernel_size, rates[start + j]) for j in range(depth)]
             stages.append(nn.Sequential(*down, *blocks))
             start += depth
@@ -259,4 +265,6 @@ def hornet_tiny(
         drop_path_rate: stochastic depth of the last block (HorNet-T: 0.2).
     """
     check_kernel_size(kernel_size)
-    return HorNet(num_classes, kernel_size=kernel_size, stem_stride=stem_stride, drop_path_rate=drop_path_rate)
+    return HorNet(
+        num_classes, kernel_size=kernel_size, stem_stride=stem_stride, drop_path_rate=drop_path_rate
+    )

@@ -13,11 +13,20 @@ choose how much of each scale it uses. With ``U_1 = DW5x5(X)`` (receptive field 
 
 Graft (``lsk_resnet{depth}``): LSK is the ``attn`` of every ResNet basic block (after the second
 BN, before the add; or on the sum, ``post_add``), at the block's full width with the paper's C/2
-branch reduction. Per block of width C it adds 1.5C^2 + 2C (three 1x1 convs) + 76C (5x5 and 7x7
-depthwise, with biases) + 198 (the 2->2 7x7 selection conv); ResNet-20 grows from 0.278M to
-~0.33M, inside the 0.1-0.8M budget, so the backbone widths 16/32/64 are kept. On 32x32 inputs the
-third stage is 8x8: the dilated 7x7 (taps at offsets -9..9 step 3) then reaches only the
-offsets -6..6 inside the map, so part of its kernel always sees zero padding there.
+branch reduction, in the residual, pre-normalised form the LSKNet block uses around it (without
+the 1x1 projections and layer scale):
+
+    A(X) = X + LSK(BN(X))        (``residual=True``, default)
+    A(X) = LSK(X) = X ⊗ S(X)     (``residual=False``: the bare module)
+
+The bare module is quadratic in X, and after the add (``post_add``) X is not normalised, so
+stacked blocks square the activation scale (the SegNeXt graft's docstring gives the measured
+failure; LSK behaves the same way). Per block of width C the graft adds 1.5C^2 + 2C (three 1x1
+convs) + 76C (5x5 and 7x7 depthwise, with biases) + 198 (the 2->2 7x7 selection conv) + 2C (BN);
+ResNet-20 grows from 0.278M to ~0.33M, inside the 0.1-0.8M budget, so the backbone widths
+16/32/64 are kept. On 32x32 inputs the third stage is 8x8: the dilated 7x7 (taps at offsets
+-9..9 step 3) then reaches only the offsets -6..6 inside the map, so part of its kernel always
+sees zero padding there.
 
 Switches: ``decompose=False`` replaces the decomposition by one undecomposed depthwise kernel
 of the same receptive field: branch 1 stays ``DW5x5(X)``, branch 2 becomes ``DW23x23(X)`` (in
@@ -43,16 +52,10 @@ import torch.nn as nn
 
 from .registry import register_graft, register_model
 from .resnet import AttnPosition, CifarResNet, basic_block_factory
-from .van_stages import VanStyleNet, patch_embed
+from .van_stages import PreNormResidual, VanStyleNet, check_bool, patch_embed
 
 RECEPTIVE_FIELD = 23
 """Receptive field of the large branch: 5 + (7 - 1) * 3 = 23 (decomposed) or one 23x23 kernel."""
-
-
-def _check_bool(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 class LSKAttention(nn.Module):
@@ -71,8 +74,8 @@ class LSKAttention(nn.Module):
         super().__init__()
         if channels < 2:
             raise ValueError(f"LSKAttention needs channels >= 2, got {channels}")
-        self.decompose = _check_bool("decompose", decompose)
-        self.selection = _check_bool("selection", selection)
+        self.decompose = check_bool("decompose", decompose)
+        self.selection = check_bool("selection", selection)
         half = channels // 2
         self.dw_small = nn.Conv2d(channels, channels, 5, padding=2, groups=channels)
         if decompose:
@@ -115,6 +118,7 @@ def lsk_resnet(
     attn_position: AttnPosition = "pre_add",
     decompose: bool = True,
     selection: bool = True,
+    residual: bool = True,
 ) -> CifarResNet:
     """CIFAR ResNet with an LSK attention module in every basic block.
 
@@ -125,11 +129,21 @@ def lsk_resnet(
             undecomposed DW23x23 in parallel (+480C parameters per block, ~+0.16M at depth 20).
         selection: ``True`` (paper): spatial selection masks; ``False``: plain sum of branches
             (-198 parameters per block).
+        residual: ``True``: ``A(X) = X + LSK(BN(X))`` (LSKNet-style, stable in both positions);
+            ``False``: the bare ``LSK(X) = X * S(X)`` (2C fewer parameters per block; diverges
+            with ``post_add``).
     """
-    _check_bool("decompose", decompose)
-    _check_bool("selection", selection)
-    factory = (lambda c: LSKAttention(c, decompose, selection)) if attn else None
-    return CifarResNet(depth, basic_block_factory(factory, attn_position), num_classes=num_classes)
+    check_bool("decompose", decompose)
+    check_bool("selection", selection)
+    check_bool("residual", residual)
+
+    def factory(c: int) -> nn.Module:
+        gate = LSKAttention(c, decompose, selection)
+        return PreNormResidual(c, gate) if residual else gate
+
+    return CifarResNet(
+        depth, basic_block_factory(factory if attn else None, attn_position), num_classes=num_classes
+    )
 
 
 @register_model("lsknet_t", family="full", method="LSKNet")
@@ -147,8 +161,8 @@ def lsknet_t(
         selection: as in :func:`lsk_resnet`, for every LSK module.
         drop_path_rate: stochastic depth of the last block (linear from 0; paper 0.1).
     """
-    _check_bool("decompose", decompose)
-    _check_bool("selection", selection)
+    check_bool("decompose", decompose)
+    check_bool("selection", selection)
     dims = (32, 64, 160, 256)
     return VanStyleNet(
         stem=patch_embed(3, dims[0], kernel_size=7, stride=1),

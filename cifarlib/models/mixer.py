@@ -102,7 +102,9 @@ class MixerBlock2d(nn.Module):
         return tokens.transpose(1, 2).reshape(b, c, h, w)
 
 
-def mixer_stage_factory(side: int, token_expansion: float, channel_expansion: float) -> Callable[[int, int, int], nn.Module]:
+def mixer_stage_factory(
+    side: int, token_expansion: float, channel_expansion: float
+) -> Callable[[int, int, int], nn.Module]:
     """Block factory for a stage on ``side x side`` maps: strided/widening blocks stay
     :class:`BasicBlock`, shape-preserving ones become :class:`MixerBlock2d`."""
 

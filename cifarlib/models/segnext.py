@@ -12,13 +12,25 @@ where ``Scale_0`` is the identity and ``Scale_i`` (i = 1..3) is the i-th strip b
 no sigmoid: the map is an unbounded, input-dependent gate, as in VAN's large-kernel attention.
 
 Graft (``msca_resnet{depth}``): MSCA is the ``attn`` of every ResNet basic block (after the
-second BN, before the add; or on the sum, ``post_add``). It works at the block's full width
-(no reduction): per block of width C it adds C^2 + C (1x1 mix) + 26C (5x5) + sum_k 2(k+1)C
-(strips) parameters, i.e. C^2 + 111C for the default kernels; ResNet-20 grows from 0.278M to
-~0.33M parameters, inside the 0.1-0.8M budget, so the backbone widths 16/32/64 are kept.
-Note on 32x32 inputs: the third stage runs at 8x8, where a 21-tap strip (padding 10) spans the
-whole row/column from every position, so that branch is effectively a global row/column mix
-there (and the 11-tap strip nearly so); the branches only differ in reach at 32x32 and 16x16.
+second BN, before the add; or on the sum, ``post_add``), in the residual, pre-normalised form the
+MSCAN block uses around it (its BN -> attention -> add, without the 1x1 projections and layer
+scale):
+
+    A(F) = F + Att(BN(F)) ⊗ BN(F)          (``residual=True``, default)
+    A(F) = Att(F) ⊗ F                      (``residual=False``: the bare equation above)
+
+The bare gate is quadratic in F. Before the add F is a BN output, but after the add
+(``post_add``) it is an un-normalised sum and stacked blocks square its scale: at initialisation
+a depth-20 ``post_add`` graft reached NaN after one SGD step (lr 0.1) and a depth-56 one had
+activations ~1e25 or collapsed to zero. The residual form trains in both positions; it
+costs 2C (BN) parameters per block more. MSCA works at the block's full width (no reduction):
+per block of width C it adds C^2 + C (1x1 mix) + 26C (5x5) + sum_k 2(k+1)C (strips) + 2C (BN)
+parameters, i.e. C^2 + 113C for the default kernels; ResNet-20 grows from 0.278M to ~0.33M,
+inside the 0.1-0.8M budget, so the backbone widths 16/32/64 are kept.
+Note on 32x32 inputs: the third stage runs at 8x8, where a strip branch (1xk then kx1, i.e. a
+separable k x k kernel) with k = 21 (padding 10) sees the whole map from every position, so that
+branch is effectively global there (and k = 11 nearly so); the branches only differ in reach
+at 32x32 and 16x16.
 
 Full-size (``segnext_mscan_t``): the MSCAN-T encoder written here (timm has no MSCAN) on the
 shared VAN-style skeleton of :mod:`.van_stages`: widths 32/64/160/256, depths 3/3/5/2, MLP ratios
@@ -37,7 +49,7 @@ import torch.nn as nn
 
 from .registry import register_graft, register_model
 from .resnet import AttnPosition, CifarResNet, basic_block_factory
-from .van_stages import VanStyleNet
+from .van_stages import PreNormResidual, VanStyleNet, check_bool
 
 DEFAULT_BRANCHES: tuple[int, ...] = (7, 11, 21)
 
@@ -97,6 +109,7 @@ def msca_resnet(
     attn: bool = True,
     attn_position: AttnPosition = "pre_add",
     branches: Sequence[int] = DEFAULT_BRANCHES,
+    residual: bool = True,
 ) -> CifarResNet:
     """CIFAR ResNet with an MSCA module in every basic block.
 
@@ -106,10 +119,19 @@ def msca_resnet(
         branches: strip kernel sizes (default the paper's ``(7, 11, 21)``); each branch costs
             ``2(k + 1)`` parameters per channel; ``()`` leaves only the 5x5 depthwise conv and the
             1x1 mix. At the 8x8 third stage a 21-tap strip already covers the whole map.
+        residual: ``True``: ``A(F) = F + MSCA(BN(F))`` (MSCAN-style, stable in both positions);
+            ``False``: the bare ``MSCA(F) = Att(F) * F`` (2C fewer parameters per block; diverges
+            with ``post_add``).
     """
     kernels = check_branches(branches)
-    factory = (lambda c: MSCA(c, kernels)) if attn else None
-    return CifarResNet(depth, basic_block_factory(factory, attn_position), num_classes=num_classes)
+    residual = check_bool("residual", residual)
+
+    def factory(c: int) -> nn.Module:
+        return PreNormResidual(c, MSCA(c, kernels)) if residual else MSCA(c, kernels)
+
+    return CifarResNet(
+        depth, basic_block_factory(factory if attn else None, attn_position), num_classes=num_classes
+    )
 
 
 def mscan_stem(out_channels: int, stride: int = 1) -> nn.Sequential:

@@ -18,6 +18,10 @@ grows linearly from 0 to ``drop_path_rate`` over all blocks, as in the official 
 Classifier: the last stage's LayerNorm (applied per position, as VAN's classifier does), global
 average pooling and a linear layer. The stem (first patch embedding) is supplied by the caller,
 because that is where the two models differ and where the 32x32 adaptation happens.
+
+:class:`PreNormResidual` is the form both ResNet grafts use to insert their gate into a basic
+block: ``A(F) = F + Gate(BN(F))``, the attention half of the block above without the 1x1
+projections and layer scale (see the graft docstrings for why the bare gate is unsafe there).
 """
 
 from __future__ import annotations
@@ -31,6 +35,13 @@ from timm.layers import DropPath, LayerNorm2d, trunc_normal_
 
 GatingFactory = Callable[[int], nn.Module]
 """``factory(channels)`` returning a shape-preserving spatial gating unit (MSCA, LSK, ...)."""
+
+
+def check_bool(name: str, value: object) -> bool:
+    """Return ``value`` if it is a bool, else raise a ValueError naming the switch."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
 
 
 def patch_embed(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 2) -> nn.Sequential:
@@ -67,6 +78,23 @@ class SpatialAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.proj2(self.gate(self.act(self.proj1(x))))
+
+
+class PreNormResidual(nn.Module):
+    """``x + gate(BN(x))``: a multiplicative gate made safe for un-normalised inputs.
+
+    A bare gate ``Att(x) * x`` is quadratic in ``x``; after a residual add, where ``x`` is not
+    normalised, stacking such blocks squares the activation scale block after block. Normalising
+    the gate's input and adding it residually keeps each block's contribution O(1).
+    """
+
+    def __init__(self, channels: int, gate: nn.Module) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm2d(channels)
+        self.gate = gate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.gate(self.norm(x))
 
 
 class VanBlock(nn.Module):

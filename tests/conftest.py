@@ -1,0 +1,25 @@
+"""Shared fixtures: a generated data set in the official CIFAR-100 format."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# One thread per test process (pytest-xdist runs one process per core): on a loaded 2-core
+# machine, two OpenMP threads per process wait on each other and run many times slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from cifarlib.data import write_generated_cifar100  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def generated_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Root folder holding ``cifar-100-python/`` with 10 train / 4 test images per class."""
+    root = tmp_path_factory.mktemp("cifar")
+    write_generated_cifar100(root, train_per_class=10, test_per_class=4, seed=0)
+    return root

@@ -1,0 +1,126 @@
+"""The training engine: config validation, schedules, overfitting a tiny set, exact resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from cifarlib.data import TensorDataset, load_dataset
+from cifarlib.engine import TrainConfig, lr_lambda, resolve_amp, train
+
+
+def tiny_data(n_per_class: int = 8, classes: int = 4, seed: int = 0) -> TensorDataset:
+    """A separable 4-class set: each class a constant colour plus noise."""
+    g = torch.Generator().manual_seed(seed)
+    colours = torch.randint(0, 256, (classes, 3, 1, 1), generator=g).float()
+    y = torch.arange(classes).repeat_interleave(n_per_class)
+    x = (colours[y] + 20 * torch.randn(len(y), 3, 32, 32, generator=g)).clamp(0, 255).to(torch.uint8)
+    return TensorDataset("tiny", x, y, x.clone(), y.clone(), [f"c{i}" for i in range(classes)],
+                         (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+
+
+def quick_config(**kw) -> TrainConfig:
+    base = dict(model="resnet20", dataset="unused", epochs=2, batch_size=8, eval_batch_size=16,
+                lr=0.05, label_smoothing=0.0, amp="off", seed=0, device="cpu")
+    return TrainConfig(**{**base, **kw})
+
+
+@pytest.mark.parametrize("field,value,allowed", [
+    ("schedule", "step", "onecycle"), ("amp", "fp8", "bf16"), ("epochs", 0, ">= 1"),
+    ("lr", -1.0, "positive"), ("label_smoothing", 1.5, "[0, 1)"), ("device", "tpu", "cuda"),
+])
+def test_bad_values_name_the_parameter_and_allowed_values(field: str, value, allowed: str) -> None:
+    with pytest.raises(ValueError) as err:
+        quick_config(**{field: value}).validate()
+    assert field in str(err.value) and allowed in str(err.value)
+
+
+def test_unknown_model_fails_validation() -> None:
+    with pytest.raises(KeyError, match="resnet20"):
+        quick_config(model="nope").validate()
+
+
+def test_schedules_start_low_peak_and_end_at_zero() -> None:
+    for name in ("onecycle", "cosine"):
+        f = lr_lambda(name, total_steps=100, warmup_steps=10)
+        assert f(0) == pytest.approx(0.1)
+        assert f(10) == pytest.approx(1.0)
+        assert f(100) == pytest.approx(0.0, abs=1e-9)
+        values = [f(s) for s in range(10, 101)]
+        assert all(a >= b for a, b in zip(values, values[1:]))  # monotone decay after warm-up
+    assert lr_lambda("onecycle", 100, 10)(55) == pytest.approx(0.5)
+    assert lr_lambda("cosine", 100, 10)(55) == pytest.approx(0.5)
+
+
+def test_amp_policy_on_cpu() -> None:
+    cpu = torch.device("cpu")
+    assert resolve_amp("off", cpu) is None
+    assert resolve_amp("bf16", cpu) is torch.bfloat16
+    with pytest.raises(ValueError, match="CUDA"):
+        resolve_amp("fp16", cpu)
+
+
+def test_engine_overfits_a_tiny_set() -> None:
+    data = tiny_data()
+    result = train(quick_config(epochs=15, lr=0.02, batch_size=16), data=data, progress=False)
+    losses = [row["train_loss"] for row in result.history]
+    assert losses[-1] < 0.05 * losses[0]
+    assert result.final.top1 == 100.0
+    assert result.final.top5 == 100.0
+    assert result.final.per_class == [100.0] * 4
+    assert len(result.history) == 15 and result.train_images_per_s > 0
+
+
+def test_bf16_autocast_trains(tmp_path: Path) -> None:
+    result = train(quick_config(epochs=8, amp="bf16", channels_last=True), data=tiny_data(), progress=False)
+    assert result.amp_dtype == "bfloat16"
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+
+
+def _params(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_interrupted_run_resumes_exactly(tmp_path: Path, ema: float) -> None:
+    data = tiny_data()
+    config = quick_config(epochs=3, ema_decay=ema, label_smoothing=0.1, weight_decay=5e-4)
+    straight = train(config, data=data, checkpoint=tmp_path / "a.pt", progress=False)
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_first(row: dict) -> None:
+        if row["epoch"] == 1:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(config, data=data, checkpoint=tmp_path / "b.pt", on_epoch=stop_after_first, progress=False)
+    assert torch.load(tmp_path / "b.pt", weights_only=False)["epoch"] == 1
+    resumed = train(config, data=data, checkpoint=tmp_path / "b.pt", progress=False)
+    assert resumed.resumed_from_epoch == 1
+    a, b = _params(straight.model), _params(resumed.model)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), f"{k} differs after resume"
+    assert [r["test_top1"] for r in straight.history] == [r["test_top1"] for r in resumed.history]
+    assert [r["train_loss"] for r in straight.history] == [r["train_loss"] for r in resumed.history]
+    assert straight.final.top1 == resumed.final.top1
+
+
+def test_checkpoint_of_another_config_is_refused(tmp_path: Path) -> None:
+    data = tiny_data()
+    train(quick_config(epochs=1), data=data, checkpoint=tmp_path / "c.pt", progress=False)
+    with pytest.raises(ValueError, match="different config"):
+        train(quick_config(epochs=1, lr=0.01), data=data, checkpoint=tmp_path / "c.pt", progress=False)
+
+
+def test_trains_on_generated_cifar100_through_torchvision(generated_root: Path) -> None:
+    config = quick_config(model="eca_resnet20", dataset="cifar100", data_root=str(generated_root),
+                          epochs=1, batch_size=50, amp="auto")
+    result = train(config, progress=False)
+    assert len(result.classes) == 100 and len(result.final.per_class) == 100
+    assert result.data_info["generated"] is True
+    assert load_dataset("cifar100", generated_root).test_x.shape[0] == result.final.images
