@@ -6,6 +6,8 @@ reference implementation; the module is checked against the paper's equations by
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn as nn
@@ -117,12 +119,16 @@ def test_graft_structure() -> None:
 
 @pytest.mark.parametrize("residual", [False, True])
 def test_post_add_stability(residual: bool) -> None:
-    # Bare LSK after the add degenerates with depth; the residual form stays O(1).
+    # Bare LSK after the add blows activations up with depth; the residual form stays O(1).
     torch.manual_seed(0)
     m = create_model("lsk_resnet56", attn_position="post_add", residual=residual)
+    stds: list[float] = []
+    for block in m.modules():
+        if isinstance(block, BasicBlock):
+            block.register_forward_hook(lambda mod, inp, out: stds.append(out.std().item()))
     with torch.no_grad():
-        f = m.forward_features(torch.randn(4, 3, 16, 16))
-    healthy = bool(torch.isfinite(f).all()) and 0.1 < f.std().item() < 100
+        m(torch.randn(2, 3, 32, 32))
+    healthy = all(math.isfinite(s) for s in stds) and max(stds) < 100
     assert healthy == residual
 
 

@@ -6,6 +6,8 @@ a reference implementation; the module is checked against the paper's equation b
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn as nn
@@ -79,7 +81,8 @@ def test_graft_switches_change_params_as_documented() -> None:
     base = n_params(create_model("msca_resnet20"))
     per_block = sum(3 * (c**2 + 113 * c) for c in (16, 32, 64))  # MSCA + BN of the residual form
     assert base - RESNET20_PARAMS == per_block == 54_096
-    assert n_params(create_model("msca_resnet20", residual=False)) == base - sum(3 * 2 * c for c in (16, 32, 64))
+    bare = n_params(create_model("msca_resnet20", residual=False))
+    assert base - bare == sum(3 * 2 * c for c in (16, 32, 64))
     assert n_params(create_model("msca_resnet20", attn=False)) == RESNET20_PARAMS
     assert n_params(create_model("resnet20")) == RESNET20_PARAMS
     no_strips = n_params(create_model("msca_resnet20", branches=()))
@@ -113,13 +116,17 @@ def test_residual_form_matches_docstring() -> None:
 
 @pytest.mark.parametrize("residual", [False, True])
 def test_post_add_stability(residual: bool) -> None:
-    # The docstring's claim: the bare quadratic gate after the add degenerates with depth
-    # (activations explode to inf/NaN or collapse to 0); the residual form stays O(1).
+    # The docstring's claim: the bare quadratic gate after the add blows activations up with
+    # depth (overflow to inf/NaN here); the residual form keeps every block's output O(1).
     torch.manual_seed(0)
     m = create_model("msca_resnet56", attn_position="post_add", residual=residual)
+    stds: list[float] = []
+    for block in m.modules():
+        if isinstance(block, BasicBlock):
+            block.register_forward_hook(lambda mod, inp, out: stds.append(out.std().item()))
     with torch.no_grad():
-        f = m.forward_features(torch.randn(4, 3, 16, 16))
-    healthy = bool(torch.isfinite(f).all()) and 0.1 < f.std().item() < 100
+        m(torch.randn(2, 3, 32, 32))
+    healthy = all(math.isfinite(s) for s in stds) and max(stds) < 100
     assert healthy == residual
 
 
@@ -137,7 +144,8 @@ def test_attn_position_changes_output() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"attn_position": "middle"}, {"residual": 1}, {"branches": (6,)}, {"branches": (7, 7)}, {"branches": (1,)},
+    [{"attn_position": "middle"}, {"residual": 1}, {"branches": (6,)}, {"branches": (7, 7)},
+     {"branches": (1,)},
      {"branches": "7"}, {"branches": 7}, {"branches": (True,)}],
 )
 def test_invalid_switches_raise(kwargs: dict) -> None:
@@ -163,7 +171,8 @@ def test_mscan_t_architecture() -> None:
     blocks = [b for b in m.modules() if isinstance(b, VanBlock)]
     assert all(isinstance(b.attn.gate, MSCA) and b.attn.gate.branches == (7, 11, 21) for b in blocks)
     assert torch.allclose(blocks[0].gamma1, torch.full_like(blocks[0].gamma1, 1e-2))
-    assert blocks[0].drop_path.__class__ is nn.Identity and blocks[-1].drop_path.drop_prob == pytest.approx(0.1)
+    assert isinstance(blocks[0].drop_path, nn.Identity)  # stochastic depth grows from 0 ...
+    assert blocks[-1].drop_path.drop_prob == pytest.approx(0.1)  # ... to 0.1 at the last block
     x = torch.randn(1, 3, 32, 32)
     shapes = []
     with torch.no_grad():

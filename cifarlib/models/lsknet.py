@@ -5,11 +5,11 @@ LSK builds a large receptive field from a *decomposed* depthwise kernel and lets
 choose how much of each scale it uses. With ``U_1 = DW5x5(X)`` (receptive field 5) and
 ``U_2 = DW7x7_dil3(U_1)`` (receptive field 5 + 19 - 1 = 23):
 
-    Ũ_i = Conv1x1_i(U_i)  (C -> C/2),   Ũ = [Ũ_1; Ũ_2]                          (paper eq. 4)
-    SA  = [ mean_c(Ũ); max_c(Ũ) ]        (channel-wise avg and max pooling, 2 maps) (eq. 6)
-    Ŝ   = sigmoid( Conv7x7(SA) )         (2 -> 2: one spatial mask per branch)      (eq. 7)
-    S   = Conv1x1( Ŝ_1 * Ũ_1 + Ŝ_2 * Ũ_2 )   (C/2 -> C)                            (eq. 8)
-    Y   = X ⊗ S                                                                     (eq. 9)
+    Ũ_i = Conv1x1_i(U_i)  (C -> C/2),   Ũ = [Ũ_1; Ũ_2]
+    SA  = [ mean_c(Ũ); max_c(Ũ) ]        (channel-wise avg and max pooling, 2 maps)
+    Ŝ   = sigmoid( Conv7x7(SA) )         (2 -> 2: one spatial mask per branch)
+    S   = Conv1x1( Ŝ_1 * Ũ_1 + Ŝ_2 * Ũ_2 )   (C/2 -> C)
+    Y   = X ⊗ S
 
 Graft (``lsk_resnet{depth}``): LSK is the ``attn`` of every ResNet basic block (after the second
 BN, before the add; or on the sum, ``post_add``), at the block's full width with the paper's C/2

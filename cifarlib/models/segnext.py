@@ -6,7 +6,7 @@ context, three branches of depthwise *strip* convolutions (1xk followed by kx1, 
 add multi-scale, strip-shaped context cheaply (2k weights per channel instead of k^2), a 1x1
 conv mixes channels, and the map multiplies the input element-wise:
 
-    Att = Conv1x1( sum_{i=0..3} Scale_i(DW-Conv(F)) ),    Out = Att ⊗ F     (paper eq. 1-2)
+    Att = Conv1x1( sum_{i=0..3} Scale_i(DW-Conv(F)) ),    Out = Att ⊗ F
 
 where ``Scale_0`` is the identity and ``Scale_i`` (i = 1..3) is the i-th strip branch. There is
 no sigmoid: the map is an unbounded, input-dependent gate, as in VAN's large-kernel attention.
@@ -20,13 +20,14 @@ scale):
     A(F) = Att(F) ⊗ F                      (``residual=False``: the bare equation above)
 
 The bare gate is quadratic in F. Before the add F is a BN output, but after the add
-(``post_add``) it is an un-normalised sum and stacked blocks square its scale: at initialisation
-a depth-20 ``post_add`` graft reached NaN after one SGD step (lr 0.1) and a depth-56 one had
-activations ~1e25 or collapsed to zero. The residual form trains in both positions; it
-costs 2C (BN) parameters per block more. MSCA works at the block's full width (no reduction):
-per block of width C it adds C^2 + C (1x1 mix) + 26C (5x5) + sum_k 2(k+1)C (strips) + 2C (BN)
-parameters, i.e. C^2 + 113C for the default kernels; ResNet-20 grows from 0.278M to ~0.33M,
-inside the 0.1-0.8M budget, so the backbone widths 16/32/64 are kept.
+(``post_add``) it is an un-normalised sum and stacked blocks square its scale: in our check a
+depth-20 bare ``post_add`` graft reached NaN within three SGD steps (batch 16, lr 0.1) and at
+depth 56 the forward pass at initialisation already overflows. The residual form trained in
+both positions in the same check; it costs 2C (BN) parameters per block more.
+MSCA works at the block's full width (no reduction): per block of width C the graft adds
+C^2 + C (1x1 mix) + 26C (5x5) + sum_k 2(k+1)C (strips) + 2C (BN) parameters, i.e. C^2 + 113C
+for the default kernels; ResNet-20 grows from 0.278M to ~0.33M, inside the 0.1-0.8M budget,
+so the backbone widths 16/32/64 are kept.
 Note on 32x32 inputs: the third stage runs at 8x8, where a strip branch (1xk then kx1, i.e. a
 separable k x k kernel) with k = 21 (padding 10) sees the whole map from every position, so that
 branch is effectively global there (and k = 11 nearly so); the branches only differ in reach

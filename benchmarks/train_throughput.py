@@ -1,0 +1,131 @@
+"""Training throughput of resnet20 on this machine, three ways, measured in one run.
+
+1. ``engine``: cifarlib's training loop (``cifarlib.engine.train``: batched on-device
+   augmentation, AMP policy ``auto``, channels_last), images/s over its training steps;
+2. ``bare``: forward/backward/SGD step on ready, already-normalised tensors with the same AMP
+   and memory format: the ceiling for any data pipeline;
+3. ``textbook``: the usual tutorial loop: torchvision transforms (RandomCrop(32, pad 4),
+   RandomHorizontalFlip, ToTensor, Normalize) on PIL images through a DataLoader, fp32.
+
+Timings on shared machines are noisy: compare the ratios, which come from one run.
+Usage: ``python benchmarks/train_throughput.py [--images 10240] [--out FILE.json]``
+(uses the offline CIFAR-10 zip for real images; ``--data`` to change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torchvision.transforms as T
+from PIL import Image
+
+from cifarlib.data import BatchLoader, load_dataset, normalize
+from cifarlib.engine import TrainConfig, autocast_context, device_name, resolve_amp, train
+from cifarlib.models import create_model
+
+DEFAULT_DATA = os.environ.get("CIFARLIB_OFFLINE_ZIP", str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cifar10-jpeg.zip"))
+
+
+def bench_engine(data, images: int, batch_size: int, amp: str, channels_last: bool) -> float:
+    config = TrainConfig(model="resnet20", dataset="given", epochs=1, batch_size=batch_size,
+                         train_subset=images, test_subset=len(data.classes) * 10, amp=amp,
+                         channels_last=channels_last, device="cpu", warmup_fraction=0.0)
+    return train(config, data=data, progress=False).train_images_per_s
+
+
+def bench_bare(data, images: int, batch_size: int, amp: str, channels_last: bool) -> float:
+    torch.manual_seed(0)
+    device = torch.device("cpu")
+    dtype = resolve_amp(amp, device)
+    model = create_model("resnet20", num_classes=len(data.classes))
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt).train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    crit = nn.CrossEntropyLoss(label_smoothing=0.1)
+    x = normalize(data.train_x[:batch_size], data.mean, data.std).contiguous(memory_format=fmt)
+    y = data.train_y[:batch_size]
+    steps = images // batch_size
+
+    def step() -> None:
+        with autocast_context(device, dtype):
+            loss = crit(model(x).float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step()  # warm-up
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps * batch_size / (time.perf_counter() - start)
+
+
+class PILDataset(torch.utils.data.Dataset):
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, transform) -> None:
+        self.images = [Image.fromarray(img.permute(1, 2, 0).numpy()) for img in x]
+        self.y = y.tolist()
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int):
+        return self.transform(self.images[i]), self.y[i]
+
+
+def bench_textbook(data, images: int, batch_size: int, workers: int) -> float:
+    torch.manual_seed(0)
+    transform = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(),
+                           T.Normalize(data.mean, data.std)])
+    ds = PILDataset(data.train_x[:images], data.train_y[:images], transform)
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=True, drop_last=True,
+                                         num_workers=workers)
+    model = create_model("resnet20", num_classes=len(data.classes)).train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    crit = nn.CrossEntropyLoss()
+    start, seen = time.perf_counter(), 0
+    for x, y in loader:
+        loss = crit(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        seen += len(y)
+    return seen / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=f"folder:{DEFAULT_DATA}")
+    parser.add_argument("--images", type=int, default=10240)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the textbook loop")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    data = load_dataset(args.data)
+    rows = {}
+    rows["engine (auto AMP, channels_last)"] = bench_engine(data, args.images, args.batch_size, "auto", True)
+    rows["engine (auto AMP, NCHW)"] = bench_engine(data, args.images, args.batch_size, "auto", False)
+    rows["engine (fp32, channels_last)"] = bench_engine(data, args.images, args.batch_size, "off", True)
+    rows["bare step (auto AMP, channels_last)"] = bench_bare(data, args.images, args.batch_size, "auto", True)
+    rows["bare step (fp32, NCHW)"] = bench_bare(data, args.images, args.batch_size, "off", False)
+    rows["textbook DataLoader loop (fp32)"] = bench_textbook(data, args.images, args.batch_size, args.workers)
+    textbook = rows["textbook DataLoader loop (fp32)"]
+    print(f"device: {device_name(torch.device('cpu'))}; AMP auto -> {resolve_amp('auto', torch.device('cpu'))}")
+    print(f"{'loop':40s} {'images/s':>10s} {'x textbook':>11s}")
+    for name, value in rows.items():
+        print(f"{name:40s} {value:10.1f} {value / textbook:11.2f}")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"device": device_name(torch.device("cpu")), "images": args.images,
+                                        "batch_size": args.batch_size, "images_per_s": rows,
+                                        "torch": torch.__version__}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
