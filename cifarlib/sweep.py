@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,13 +133,16 @@ def execute_train_notebook(
     checkpoint_dir: str | os.PathLike = DEFAULT_CHECKPOINT_DIR,
 ) -> Path:
     """Execute train.ipynb with ``parameters``; the executed copy lands at ``notebook_path``
-    only if every cell succeeded (papermill writes to a temporary file first)."""
+    only if every cell succeeded (papermill writes to ``<checkpoint_dir>/running/`` first,
+    where a failed run's notebook stays for inspection)."""
     import papermill as pm
 
     notebook_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = notebook_path.with_name(f".{notebook_path.stem}.running.ipynb")
+    # The unfinished copy stays out of book/ (the book globs runs/), next to the checkpoints.
+    tmp = Path(checkpoint_dir) / "running" / notebook_path.name
+    tmp.parent.mkdir(parents=True, exist_ok=True)
     params = {**parameters, "results_dir": str(results_dir), "checkpoint_dir": str(checkpoint_dir)}
     pm.execute_notebook(str(TRAIN_NOTEBOOK), str(tmp), parameters=params, cwd=str(REPO_ROOT),
                         kernel_name="python3", progress_bar=False)
-    os.replace(tmp, notebook_path)
+    shutil.move(tmp, notebook_path)
     return notebook_path

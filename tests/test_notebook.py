@@ -54,7 +54,8 @@ def test_smoke_sweep_runs_then_skips(tmp_path: Path) -> None:
     runs = load_runs(tmp_path / "r")
     assert sorted(runs["model"]) == ["eca_resnet20", "resnet20"]
     assert len(list((tmp_path / "n").rglob("*.ipynb"))) == 2
-    assert not list((tmp_path / "n").rglob(".*running*"))
+    assert sorted(p.name for p in (tmp_path / "n").rglob("*")if p.is_file()) == [
+        "eca_resnet20-default-s0.ipynb", "resnet20-default-s0.ipynb"]
     second = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert second.returncode == 0 and "0 of 2 runs to do" in second.stdout
 

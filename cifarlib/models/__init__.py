@@ -1,22 +1,24 @@
 """Models: the CIFAR ResNet backbone, ten grafted methods and ten full-size 32x32 networks.
 
 Importing this package registers every model; use :func:`create_model` and :func:`list_models`.
+Modules are imported in the order of the design table (ConvNeXt ... MLP-Mixer), which is the
+listing order within each family.
 """
 
 from .registry import create_model, list_models, model_entry, register_graft, register_model
 
-# Each import registers its models (order = listing order).
-from . import resnet  # noqa: F401  (backbone)
-from . import eca  # noqa: F401
+# Each import registers its models.
+from . import resnet  # noqa: F401,E402  backbone: resnet20/32/56
+from . import convnext  # noqa: F401,E402  1 ConvNeXt
+from . import segnext  # noqa: F401,E402  2 SegNeXt (MSCA)
+from . import lsknet  # noqa: F401,E402  3 LSKNet
+from . import coatnet  # noqa: F401,E402  4 CoAtNet
+from . import eca  # noqa: F401,E402  5 ECA-Net (graft)
+from . import eca_full  # noqa: F401,E402  5 ECA-Net (ECA-ResNet-50)
+from . import cspnet  # noqa: F401,E402  6 CSPNet
+from . import ghostnet  # noqa: F401,E402  7 GhostNet
+from . import hornet  # noqa: F401,E402  8 HorNet
+from . import resnest  # noqa: F401,E402  9 ResNeSt
+from . import mixer  # noqa: F401,E402  10 MLP-Mixer
 
 __all__ = ["create_model", "list_models", "model_entry", "register_graft", "register_model"]
-from . import convnext  # noqa: F401
-from . import coatnet  # noqa: F401
-from . import resnest  # noqa: F401
-from . import cspnet  # noqa: F401
-from . import eca_full  # noqa: F401
-from . import hornet  # noqa: F401
-from . import ghostnet  # noqa: F401
-from . import mixer  # noqa: F401
-from . import segnext  # noqa: F401
-from . import lsknet  # noqa: F401

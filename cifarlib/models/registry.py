@@ -84,7 +84,8 @@ def list_models(family: str | None = None) -> list[str]:
     _ensure_loaded()
     if family is not None and family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
-    return [n for n, e in _MODELS.items() if family is None or e.family == family]
+    names = [n for n, e in _MODELS.items() if family is None or e.family == family]
+    return sorted(names, key=lambda n: FAMILIES.index(_MODELS[n].family))  # stable within a family
 
 
 def model_entry(name: str) -> ModelEntry:

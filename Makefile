@@ -1,0 +1,47 @@
+# Single entry point. `make book` builds the report; `make test` runs the test suite (CI calls it).
+# Both create .venv and install what they need on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch from this machine's local wheels; elsewhere override, e.g. make test TORCH="torch torchvision"
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+JOBS ?= 2
+
+.PHONY: book test test-fast models sweep-smoke sweep-offline bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+book: $(VENV)/.installed  ## build the Chinese report from the committed results (warnings are errors)
+	$(BIN)/jupyter-book build book/ -W -n --keep-going
+
+test: $(VENV)/.installed  ## the whole test suite: unit + end-to-end (papermill, book build) + nbval
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --durations=15 tests
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest --nbval-lax book/results.ipynb
+
+test-fast: $(VENV)/.installed  ## unit tests only (skips papermill and book builds)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) -m "not slow" tests
+
+models: $(VENV)/.installed  ## table of every registered model
+	$(BIN)/python -m cifarlib models
+
+sweep-smoke: $(VENV)/.installed
+	$(BIN)/python -m cifarlib sweep smoke
+
+sweep-offline: $(VENV)/.installed  ## real CIFAR-10 JPEGs on the CPU (about 10 minutes per model)
+	$(BIN)/python -m cifarlib sweep offline
+
+bench: $(VENV)/.installed  ## training throughput: engine vs bare step vs textbook DataLoader loop
+	$(BIN)/python benchmarks/train_throughput.py
+
+clean:
+	rm -rf book/_build .pytest_cache
