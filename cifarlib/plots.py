@@ -67,7 +67,7 @@ def block_diagram(
         raise ValueError(f"skip must be (i, j) with 0 <= i < j < {len(steps)}, got {skip}")
     height = 0.62 * len(steps) + 0.6
     fig, ax = plt.subplots(figsize=(4.6, height))
-    ax.set_xlim(0, 1)
+    ax.set_xlim(0.1, 1.0)
     ax.set_ylim(-0.5, len(steps) - 0.3)
     ax.invert_yaxis()
     ax.axis("off")
@@ -84,11 +84,12 @@ def block_diagram(
                                          arrowstyle="-|>", mutation_scale=10, color="#34495e"))
     if skip is not None:
         i, j = skip
-        ax.add_patch(FancyArrowPatch((0.8, i), (0.8, j), connectionstyle="arc3,rad=-0.45",
-                                     arrowstyle="-|>", mutation_scale=10, color="#c0392b",
-                                     linewidth=1.2))
-        ax.text(0.98, (i + j) / 2, skip_label, ha="right", va="center", fontsize=8,
-                color="#c0392b", rotation=90)
+        colour = "#c0392b"
+        ax.plot([0.8, 0.9, 0.9], [i, i, j], color=colour, linewidth=1.2)
+        ax.add_patch(FancyArrowPatch((0.9, j), (0.805, j), arrowstyle="-|>", mutation_scale=10,
+                                     color=colour, linewidth=1.2))
+        ax.text(0.93, (i + j) / 2, skip_label, ha="left", va="center", fontsize=8,
+                color=colour, rotation=90)
     ax.set_title(title, fontsize=11)
     fig.tight_layout()
     return fig

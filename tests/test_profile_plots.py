@@ -1,0 +1,65 @@
+"""Cost accounting (parameters, FLOPs) and figures with Chinese text."""
+
+from __future__ import annotations
+
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+from cifarlib.plots import accuracy_vs_cost, block_diagram, setup_style, training_curves  # noqa: E402
+from cifarlib.profile import count_flops, count_parameters, model_table  # noqa: E402
+
+
+def test_flops_of_one_conv_follow_the_formula() -> None:
+    conv = nn.Conv2d(3, 16, 3, padding=1, bias=False)
+    assert count_flops(conv) == 2 * 3 * 16 * 9 * 32 * 32  # one multiply-add = 2 FLOPs
+
+
+def test_resnet20_costs() -> None:
+    table = model_table(["resnet20"])
+    row = table.iloc[0]
+    assert row["params_m"] == pytest.approx(0.278324)
+    # 3x3 convs of the three stages plus stem, shortcuts and classifier: ~40.8M multiply-adds.
+    assert 0.080 < row["gflops"] < 0.083
+    assert list(table.columns) == ["model", "family", "method", "params_m", "gflops"]
+
+
+def test_count_parameters_skips_frozen() -> None:
+    layer = nn.Linear(4, 2)
+    layer.bias.requires_grad_(False)
+    assert count_parameters(layer) == 8 and count_parameters(layer, trainable_only=False) == 10
+
+
+def _render_without_warnings(fig) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing CJK glyph raises here
+        fig.canvas.draw()
+
+
+def test_chinese_text_renders_with_the_cjk_font() -> None:
+    family = setup_style()
+    assert "CJK" in family
+    fig = block_diagram(["输入 x", "深度卷积 7×7", "⊕ 相加", "ReLU"], "中文标题：注意力", skip=(0, 2))
+    _render_without_warnings(fig)
+
+
+def test_block_diagram_rejects_bad_skip() -> None:
+    with pytest.raises(ValueError, match="skip"):
+        block_diagram(["a", "b"], "t", skip=(1, 0))
+
+
+def test_result_figures_render() -> None:
+    history = pd.DataFrame({"epoch": [1, 2, 1, 2], "train_loss": [2.0, 1.5, 2.1, 1.4],
+                            "test_top1": [30.0, 40.0, 31.0, 42.0], "model": ["a", "a", "b", "b"]})
+    _render_without_warnings(training_curves(history))
+    runs = pd.DataFrame({"model": ["a", "a", "b"], "method": ["ResNet", "ResNet", "ECA-Net"],
+                         "test_top1": [50.0, 52.0, 55.0], "params_m": [0.27, 0.27, 0.28]})
+    fig = accuracy_vs_cost(runs, "params_m")
+    _render_without_warnings(fig)
+    assert fig.axes[0].get_xlabel() == "参数量 (M)"

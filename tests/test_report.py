@@ -1,0 +1,35 @@
+"""Book helpers: seed statistics and budget sentences."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from cifarlib.report import budget_text, summary_table
+
+
+def _runs() -> pd.DataFrame:
+    base = dict(dataset="cifar10-jpeg", experiment="x", epochs=10, batch_size=128, train_images=50000,
+                test_images=10000, params_m=0.28, gflops=0.08, family="graft", method="ECA-Net",
+                train_images_per_s=500.0, wall_time_s=600.0, device="CPU (2 threads)", variant="default")
+    rows = [dict(base, model="eca_resnet20", seed=s, test_top1=t, test_top5=99.0)
+            for s, t in [(0, 80.0), (1, 82.0), (2, 84.0)]]
+    rows.append(dict(base, model="resnet20", method="ResNet", family="backbone", seed=0,
+                     test_top1=81.0, test_top5=99.0))
+    return pd.DataFrame(rows)
+
+
+def test_summary_is_mean_and_sample_sd_over_seeds() -> None:
+    table = summary_table(_runs()).set_index("model")
+    assert table.loc["eca_resnet20", "top1"] == 82.0
+    assert table.loc["eca_resnet20", "top1_sd"] == 2.0  # sample standard deviation
+    assert table.loc["eca_resnet20", "seeds"] == 3
+    assert math.isnan(table.loc["resnet20", "top1_sd"])  # one seed: no spread, not zero
+    assert table.loc["eca_resnet20", "wall_time_min"] == 10.0
+
+
+def test_budget_names_data_set_images_epochs_seeds_and_device() -> None:
+    text = budget_text(_runs())
+    for fragment in ("cifar10-jpeg", "JPEG", "50000", "10000", "10 轮", "1–3 个随机种子", "CPU (2 threads)"):
+        assert fragment in text, fragment
