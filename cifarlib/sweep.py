@@ -144,5 +144,19 @@ def execute_train_notebook(
     params = {**parameters, "results_dir": str(results_dir), "checkpoint_dir": str(checkpoint_dir)}
     pm.execute_notebook(str(TRAIN_NOTEBOOK), str(tmp), parameters=params, cwd=str(REPO_ROOT),
                         kernel_name="python3", progress_bar=False)
+    title_run_notebook(tmp, notebook_path)
     shutil.move(tmp, notebook_path)
     return notebook_path
+
+
+def title_run_notebook(path: Path, final_path: Path) -> None:
+    """Give an executed notebook a page title naming its run (the book lists it by title):
+    ``# <dataset> / <experiment> / <run>`` replaces the template's generic first heading."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    run, experiment, dataset = final_path.stem, final_path.parent.name, final_path.parent.parent.name
+    first = nb.cells[0]
+    body = first.source.split("\n", 1)[1] if first.source.startswith("# ") else first.source
+    first.source = f"# 运行 {dataset} / {experiment} / {run}\n{body}"
+    nbformat.write(nb, path)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import papermill as pm
 import pytest
 
@@ -56,6 +57,8 @@ def test_smoke_sweep_runs_then_skips(tmp_path: Path) -> None:
     assert len(list((tmp_path / "n").rglob("*.ipynb"))) == 2
     assert sorted(p.name for p in (tmp_path / "n").rglob("*")if p.is_file()) == [
         "eca_resnet20-default-s0.ipynb", "resnet20-default-s0.ipynb"]
+    executed = nbformat.read(tmp_path / "n" / "cifar100-generated" / "smoke" / "resnet20-default-s0.ipynb", 4)
+    assert executed.cells[0].source.startswith("# 运行 cifar100-generated / smoke / resnet20-default-s0\n")
     second = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert second.returncode == 0 and "0 of 2 runs to do" in second.stdout
 

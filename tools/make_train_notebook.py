@@ -7,6 +7,8 @@ import nbformat as nbf
 CELLS = [
     ("markdown", """# 训练一个模型 / Train one model
 
+本 notebook 通过 `cifarlib` 训练一个模型，写出运行记录（JSON），并展示指标表和训练曲线。
+
 This notebook trains one model through `cifarlib` and writes its run record. Run it with papermill
 from the repository root, e.g.
 
