@@ -189,3 +189,25 @@ def test_mscan_t_branches_switch() -> None:
     no_strips = n_params(create_model("segnext_mscan_t", branches=()))
     blocks_x_width = 3 * 32 + 3 * 64 + 5 * 160 + 2 * 256
     assert full - no_strips == 84 * blocks_x_width
+
+
+def test_bf16_channels_last_training_step_finishes() -> None:
+    """Regression guard: bf16 depthwise 1x21 convs in channels_last did not finish on CPU (oneDNN,
+    torch 2.14.1); the strips now run in fp32 under CPU autocast. A subprocess with a generous
+    limit turns a hang into a failure instead of a stalled CI run (this is not a speed test)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import torch\n"
+        "from cifarlib.models import create_model\n"
+        "torch.set_num_threads(1)\n"
+        "m = create_model('msca_resnet20', num_classes=10).to(memory_format=torch.channels_last)\n"
+        "x = torch.randn(8, 3, 32, 32).contiguous(memory_format=torch.channels_last)\n"
+        "with torch.autocast('cpu', dtype=torch.bfloat16):\n"
+        "    loss = m(x).float().logsumexp(1).mean()\n"
+        "loss.backward()\n"
+        "assert all(p.grad is not None for p in m.parameters())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]

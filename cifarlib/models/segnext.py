@@ -68,9 +68,26 @@ def check_branches(branches: Sequence[int]) -> tuple[int, ...]:
     return out
 
 
-def strip_conv(channels: int, k: int) -> nn.Sequential:
-    """Depthwise 1xk then kx1 convolution (a separable k x k depthwise kernel, 2k weights)."""
-    return nn.Sequential(
+class StripConv(nn.Sequential):
+    """Depthwise 1xk then kx1 convolution (a separable k x k depthwise kernel, 2k weights).
+
+    Under CPU autocast the strips run in fp32: in bf16 a depthwise 1x21 conv at 16 channels in
+    channels_last layout (forward, or backward with a channels_last gradient) does not finish
+    in minutes (oneDNN in torch 2.14.1 on an AVX-512 BF16 CPU), while fp32 takes milliseconds.
+    The strips are ~1% of the graft's FLOPs, so this costs nothing measurable; GPUs and fp32
+    runs are untouched. ``state_dict`` keys stay ``0.*`` / ``1.*``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            with torch.autocast("cpu", enabled=False):
+                return super().forward(x.float()).to(x.dtype)
+        return super().forward(x)
+
+
+def strip_conv(channels: int, k: int) -> StripConv:
+    """Depthwise 1xk then kx1 convolution (see :class:`StripConv`)."""
+    return StripConv(
         nn.Conv2d(channels, channels, (1, k), padding=(0, k // 2), groups=channels),
         nn.Conv2d(channels, channels, (k, 1), padding=(k // 2, 0), groups=channels),
     )
