@@ -92,9 +92,10 @@ def test_undecomposed_flops() -> None:
 
 def test_graft_switches_change_params_as_documented() -> None:
     base = n_params(create_model("lsk_resnet20"))
-    per_block = sum(3 * (lsk_params(c) + 2 * c) for c in (16, 32, 64))  # LSK + BN of the residual form
-    assert base - RESNET20_PARAMS == per_block == 52_854
-    assert n_params(create_model("lsk_resnet20", residual=False)) == base - 3 * 2 * (16 + 32 + 64)
+    # LSK + BN (2C) + layer scale (C) of the residual form
+    per_block = sum(3 * (lsk_params(c) + 3 * c) for c in (16, 32, 64))
+    assert base - RESNET20_PARAMS == per_block == 53_190
+    assert n_params(create_model("lsk_resnet20", residual=False)) == base - 3 * 3 * (16 + 32 + 64)
     assert n_params(create_model("lsk_resnet20", attn=False)) == RESNET20_PARAMS
     assert n_params(create_model("lsk_resnet20", selection=False)) == base - 9 * 198
     undecomposed = n_params(create_model("lsk_resnet20", decompose=False))

@@ -79,10 +79,11 @@ def test_21_tap_strip_covers_an_8x8_map() -> None:
 
 def test_graft_switches_change_params_as_documented() -> None:
     base = n_params(create_model("msca_resnet20"))
-    per_block = sum(3 * (c**2 + 113 * c) for c in (16, 32, 64))  # MSCA + BN of the residual form
-    assert base - RESNET20_PARAMS == per_block == 54_096
+    # MSCA (C^2 + 111C) + BN (2C) + layer scale (C) of the residual form
+    per_block = sum(3 * (c**2 + 114 * c) for c in (16, 32, 64))
+    assert base - RESNET20_PARAMS == per_block == 54_432
     bare = n_params(create_model("msca_resnet20", residual=False))
-    assert base - bare == sum(3 * 2 * c for c in (16, 32, 64))
+    assert base - bare == sum(3 * 3 * c for c in (16, 32, 64))
     assert n_params(create_model("msca_resnet20", attn=False)) == RESNET20_PARAMS
     assert n_params(create_model("resnet20")) == RESNET20_PARAMS
     no_strips = n_params(create_model("msca_resnet20", branches=()))
@@ -111,7 +112,8 @@ def test_residual_form_matches_docstring() -> None:
     m = PreNormResidual(8, MSCA(8)).eval()
     x = 3 * torch.randn(2, 8, 6, 6) + 1
     z = m.norm(x)
-    torch.testing.assert_close(m(x), x + m.gate.attention(z) * z)
+    torch.testing.assert_close(m(x), x + m.gamma * (m.gate.attention(z) * z))
+    assert torch.equal(m.gamma, torch.full((8, 1, 1), 1e-2))
 
 
 @pytest.mark.parametrize("residual", [False, True])

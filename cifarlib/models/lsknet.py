@@ -16,13 +16,13 @@ BN, before the add; or on the sum, ``post_add``), at the block's full width with
 branch reduction, in the residual, pre-normalised form the LSKNet block uses around it (without
 the 1x1 projections and layer scale):
 
-    A(X) = X + LSK(BN(X))        (``residual=True``, default)
+    A(X) = X + gamma * LSK(BN(X))   (``residual=True``, default; gamma: layer scale, init 1e-2)
     A(X) = LSK(X) = X ⊗ S(X)     (``residual=False``: the bare module)
 
 The bare module is quadratic in X, and after the add (``post_add``) X is not normalised, so
 stacked blocks square the activation scale (the SegNeXt graft's docstring gives the measured
 failure; LSK behaves the same way). Per block of width C the graft adds 1.5C^2 + 2C (three 1x1
-convs) + 76C (5x5 and 7x7 depthwise, with biases) + 198 (the 2->2 7x7 selection conv) + 2C (BN);
+convs) + 76C (5x5 and 7x7 depthwise, with biases) + 198 (the 2->2 7x7 selection conv) + 3C (BN, layer scale);
 ResNet-20 grows from 0.278M to ~0.33M, inside the 0.1-0.8M budget, so the backbone widths
 16/32/64 are kept. On 32x32 inputs the third stage is 8x8: the dilated 7x7 (taps at offsets
 -9..9 step 3) then reaches only the offsets -6..6 inside the map, so part of its kernel always
@@ -129,8 +129,8 @@ def lsk_resnet(
             undecomposed DW23x23 in parallel (+480C parameters per block, ~+0.16M at depth 20).
         selection: ``True`` (paper): spatial selection masks; ``False``: plain sum of branches
             (-198 parameters per block).
-        residual: ``True``: ``A(X) = X + LSK(BN(X))`` (LSKNet-style, stable in both positions);
-            ``False``: the bare ``LSK(X) = X * S(X)`` (2C fewer parameters per block; diverges
+        residual: ``True``: ``A(X) = X + gamma * LSK(BN(X))`` (LSKNet-style, stable in both positions);
+            ``False``: the bare ``LSK(X) = X * S(X)`` (3C fewer parameters per block; diverges
             with ``post_add``).
     """
     check_bool("decompose", decompose)

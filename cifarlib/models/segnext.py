@@ -16,16 +16,17 @@ second BN, before the add; or on the sum, ``post_add``), in the residual, pre-no
 MSCAN block uses around it (its BN -> attention -> add, without the 1x1 projections and layer
 scale):
 
-    A(F) = F + Att(BN(F)) ⊗ BN(F)          (``residual=True``, default)
+    A(F) = F + gamma * Att(BN(F)) ⊗ BN(F)  (``residual=True``, default; gamma: layer scale 1e-2)
     A(F) = Att(F) ⊗ F                      (``residual=False``: the bare equation above)
 
 The bare gate is quadratic in F. Before the add F is a BN output, but after the add
 (``post_add``) it is an un-normalised sum and stacked blocks square its scale: in our check a
 depth-20 bare ``post_add`` graft reached NaN within three SGD steps (batch 16, lr 0.1) and at
 depth 56 the forward pass at initialisation already overflows. The residual form trained in
-both positions in the same check; it costs 2C (BN) parameters per block more.
+both positions in the same check; it costs 3C parameters per block more (BN and a per-channel
+layer scale initialised to 1e-2 as in MSCAN, without which SGD at lr 0.1 diverged in epoch 1).
 MSCA works at the block's full width (no reduction): per block of width C the graft adds
-C^2 + C (1x1 mix) + 26C (5x5) + sum_k 2(k+1)C (strips) + 2C (BN) parameters, i.e. C^2 + 113C
+C^2 + C (1x1 mix) + 26C (5x5) + sum_k 2(k+1)C (strips) + 3C (BN, layer scale) parameters, i.e. C^2 + 114C
 for the default kernels; ResNet-20 grows from 0.278M to ~0.33M, inside the 0.1-0.8M budget,
 so the backbone widths 16/32/64 are kept.
 Note on 32x32 inputs: the third stage runs at 8x8, where a strip branch (1xk then kx1, i.e. a
@@ -137,8 +138,8 @@ def msca_resnet(
         branches: strip kernel sizes (default the paper's ``(7, 11, 21)``); each branch costs
             ``2(k + 1)`` parameters per channel; ``()`` leaves only the 5x5 depthwise conv and the
             1x1 mix. At the 8x8 third stage a 21-tap strip already covers the whole map.
-        residual: ``True``: ``A(F) = F + MSCA(BN(F))`` (MSCAN-style, stable in both positions);
-            ``False``: the bare ``MSCA(F) = Att(F) * F`` (2C fewer parameters per block; diverges
+        residual: ``True``: ``A(F) = F + gamma * MSCA(BN(F))`` (MSCAN-style, stable in both positions);
+            ``False``: the bare ``MSCA(F) = Att(F) * F`` (3C fewer parameters per block; diverges
             with ``post_add``).
     """
     kernels = check_branches(branches)
