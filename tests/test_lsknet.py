@@ -173,3 +173,23 @@ def test_lsknet_t_switches() -> None:
     widths_x_blocks = 3 * 32 + 3 * 64 + 5 * 160 + 2 * 256
     assert n_params(create_model("lsknet_t", decompose=False)) - base == 480 * widths_x_blocks
     assert base - n_params(create_model("lsknet_t", selection=False)) == 198 * 13
+
+
+def test_bf16_channels_last_gradients_match_nchw() -> None:
+    """Regression guard: oneDNN's bf16 channels_last dilated depthwise conv returned a wrong
+    weight gradient (the LSK graft then stayed at chance); it now runs in fp32 under CPU
+    autocast, so both layouts give the same gradients."""
+    torch.manual_seed(0)
+    m = LSKAttention(16)
+    x = torch.randn(4, 16, 16, 16)
+    grads = {}
+    for channels_last in (False, True):
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        mm = m.to(memory_format=fmt)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = mm(x.contiguous(memory_format=fmt)).float()
+        y.square().mean().backward()
+        grads[channels_last] = {n: p.grad.clone() for n, p in mm.named_parameters()}
+        mm.zero_grad()
+    for name, ref in grads[False].items():
+        torch.testing.assert_close(grads[True][name], ref, rtol=0.05, atol=1e-3 * ref.abs().max().item())

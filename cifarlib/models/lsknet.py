@@ -52,7 +52,7 @@ import torch.nn as nn
 
 from .registry import register_graft, register_model
 from .resnet import AttnPosition, CifarResNet, basic_block_factory
-from .van_stages import PreNormResidual, VanStyleNet, check_bool, patch_embed
+from .van_stages import PreNormResidual, VanStyleNet, check_bool, fp32_under_cpu_autocast, patch_embed
 
 RECEPTIVE_FIELD = 23
 """Receptive field of the large branch: 5 + (7 - 1) * 3 = 23 (decomposed) or one 23x23 kernel."""
@@ -91,7 +91,9 @@ class LSKAttention(nn.Module):
     def spatial_branches(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(U_1, U_2)``: the depthwise outputs with receptive fields 5 and 23."""
         small = self.dw_small(x)
-        return small, self.dw_large(small if self.decompose else x)
+        # fp32 under CPU autocast: oneDNN's bf16 channels_last dilated depthwise conv gives a
+        # wrong weight gradient (see fp32_under_cpu_autocast).
+        return small, fp32_under_cpu_autocast(self.dw_large, small if self.decompose else x)
 
     def attention(self, x: torch.Tensor) -> torch.Tensor:
         """The attention map ``S`` (before multiplying the input)."""

@@ -51,7 +51,7 @@ import torch.nn as nn
 
 from .registry import register_graft, register_model
 from .resnet import AttnPosition, CifarResNet, basic_block_factory
-from .van_stages import PreNormResidual, VanStyleNet, check_bool
+from .van_stages import PreNormResidual, VanStyleNet, check_bool, fp32_under_cpu_autocast
 
 DEFAULT_BRANCHES: tuple[int, ...] = (7, 11, 21)
 
@@ -72,18 +72,12 @@ def check_branches(branches: Sequence[int]) -> tuple[int, ...]:
 class StripConv(nn.Sequential):
     """Depthwise 1xk then kx1 convolution (a separable k x k depthwise kernel, 2k weights).
 
-    Under CPU autocast the strips run in fp32: in bf16 a depthwise 1x21 conv at 16 channels in
-    channels_last layout (forward, or backward with a channels_last gradient) does not finish
-    in minutes (oneDNN in torch 2.14.1 on an AVX-512 BF16 CPU), while fp32 takes milliseconds.
-    The strips are ~1% of the graft's FLOPs, so this costs nothing measurable; GPUs and fp32
-    runs are untouched. ``state_dict`` keys stay ``0.*`` / ``1.*``.
+    Under CPU autocast it runs in fp32 (see :func:`.van_stages.fp32_under_cpu_autocast`: bf16
+    channels_last 1x21 depthwise convs hang in oneDNN). ``state_dict`` keys stay ``0.*``/``1.*``.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
-            with torch.autocast("cpu", enabled=False):
-                return super().forward(x.float()).to(x.dtype)
-        return super().forward(x)
+        return fp32_under_cpu_autocast(super().forward, x)
 
 
 def strip_conv(channels: int, k: int) -> StripConv:

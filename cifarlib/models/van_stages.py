@@ -80,6 +80,21 @@ class SpatialAttention(nn.Module):
         return x + self.proj2(self.gate(self.act(self.proj1(x))))
 
 
+def fp32_under_cpu_autocast(module: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Run ``module`` in fp32 when CPU bf16 autocast is on; otherwise as usual.
+
+    Works around two oneDNN faults seen with torch 2.14.1 on an AVX-512 BF16 CPU, both in bf16
+    depthwise convs with channels_last tensors: a 1x21 strip conv at 16 channels does not finish
+    in minutes (MSCA), and a dilated 7x7 conv (dilation 3) returns a wrong weight gradient, so
+    an LSK graft stayed at chance level. These convs are a few percent of the FLOPs; GPU and
+    fp32 runs are untouched. Returns the input's dtype.
+    """
+    if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+        with torch.autocast("cpu", enabled=False):
+            return module(x.float()).to(x.dtype)
+    return module(x)
+
+
 class PreNormResidual(nn.Module):
     """``x + gamma * gate(BN(x))``: a multiplicative gate made safe for un-normalised inputs.
 
