@@ -25,7 +25,7 @@ import torch.nn as nn
 import torchvision.transforms as T
 from PIL import Image
 
-from cifarlib.data import BatchLoader, load_dataset, normalize
+from cifarlib.data import load_dataset, normalize
 from cifarlib.engine import TrainConfig, autocast_context, device_name, resolve_amp, train
 from cifarlib.models import create_model
 

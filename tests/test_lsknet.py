@@ -6,7 +6,6 @@ reference implementation; the module is checked against the paper's equations by
 
 from __future__ import annotations
 
-import math
 
 import pytest
 import torch
@@ -116,21 +115,6 @@ def test_graft_structure() -> None:
     off = create_model("lsk_resnet20", attn=False)
     assert not any(isinstance(mod, LSKAttention) for mod in off.modules())
     assert sum(isinstance(mod, LSKAttention) for mod in create_model("lsk_resnet32").modules()) == 15
-
-
-@pytest.mark.parametrize("residual", [False, True])
-def test_post_add_stability(residual: bool) -> None:
-    # Bare LSK after the add blows activations up with depth; the residual form stays O(1).
-    torch.manual_seed(0)
-    m = create_model("lsk_resnet56", attn_position="post_add", residual=residual)
-    stds: list[float] = []
-    for block in m.modules():
-        if isinstance(block, BasicBlock):
-            block.register_forward_hook(lambda mod, inp, out: stds.append(out.std().item()))
-    with torch.no_grad():
-        m(torch.randn(2, 3, 32, 32))
-    healthy = all(math.isfinite(s) for s in stds) and max(stds) < 100
-    assert healthy == residual
 
 
 @pytest.mark.parametrize(

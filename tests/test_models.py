@@ -80,3 +80,24 @@ def test_forward_backward_step(name: str) -> None:
     with torch.no_grad():
         after = F.cross_entropy(model(x), y)
     assert after.item() < loss.item(), f"one SGD step did not lower the loss ({loss.item():.4f} -> {after.item():.4f})"
+
+
+@pytest.mark.parametrize("name", ["msca_resnet56", "lsk_resnet56"])
+@pytest.mark.parametrize("residual", [False, True])
+def test_gated_grafts_post_add_stability(name: str, residual: bool) -> None:
+    """The MSCA/LSK docstrings' claim: the bare quadratic gate after the add blows activations
+    up with depth (to inf/NaN or huge values); the residual form keeps every block's output O(1)."""
+    import math
+
+    from cifarlib.models.resnet import BasicBlock
+
+    torch.manual_seed(0)
+    m = create_model(name, attn_position="post_add", residual=residual)
+    stds: list[float] = []
+    for block in m.modules():
+        if isinstance(block, BasicBlock):
+            block.register_forward_hook(lambda mod, inp, out: stds.append(out.std().item()))
+    with torch.no_grad():
+        m(torch.randn(2, 3, 32, 32))
+    healthy = all(math.isfinite(s) for s in stds) and max(stds) < 100
+    assert healthy == residual

@@ -9,7 +9,7 @@ import pytest
 
 from cifarlib.engine import TrainConfig
 from cifarlib.results import load_histories, load_per_class, load_runs, read_record, write_record
-from cifarlib.runner import build_record, dataset_tag, run_paths, run_training
+from cifarlib.runner import dataset_tag, run_paths, run_training
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ a reference implementation; the module is checked against the paper's equation b
 
 from __future__ import annotations
 
-import math
 
 import pytest
 import torch
@@ -114,22 +113,6 @@ def test_residual_form_matches_docstring() -> None:
     z = m.norm(x)
     torch.testing.assert_close(m(x), x + m.gamma * (m.gate.attention(z) * z))
     assert torch.equal(m.gamma, torch.full((8, 1, 1), 1e-2))
-
-
-@pytest.mark.parametrize("residual", [False, True])
-def test_post_add_stability(residual: bool) -> None:
-    # The docstring's claim: the bare quadratic gate after the add blows activations up with
-    # depth (overflow to inf/NaN here); the residual form keeps every block's output O(1).
-    torch.manual_seed(0)
-    m = create_model("msca_resnet56", attn_position="post_add", residual=residual)
-    stds: list[float] = []
-    for block in m.modules():
-        if isinstance(block, BasicBlock):
-            block.register_forward_hook(lambda mod, inp, out: stds.append(out.std().item()))
-    with torch.no_grad():
-        m(torch.randn(2, 3, 32, 32))
-    healthy = all(math.isfinite(s) for s in stds) and max(stds) < 100
-    assert healthy == residual
 
 
 def test_attn_position_changes_output() -> None:
