@@ -37,7 +37,7 @@ models: $(VENV)/.installed  ## table of every registered model
 sweep-smoke: $(VENV)/.installed
 	$(BIN)/python -m cifarlib sweep smoke
 
-sweep-offline: $(VENV)/.installed  ## real CIFAR-10 JPEGs on the CPU (about 10 minutes per model)
+sweep-offline: $(VENV)/.installed  ## real CIFAR-10 JPEGs on the CPU (about 25 minutes per model)
 	$(BIN)/python -m cifarlib sweep offline
 
 bench: $(VENV)/.installed  ## training throughput: engine vs bare step vs textbook DataLoader loop
