@@ -16,6 +16,7 @@ import seaborn as sns
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.ticker import MaxNLocator
 
 CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
 
@@ -102,12 +103,15 @@ def training_curves(history: pd.DataFrame, hue: str = "model") -> Figure:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     sns.lineplot(data=history, x="epoch", y="train_loss", hue=hue, marker="o", ax=axes[0])
     axes[0].set(xlabel="轮次 (epoch)", ylabel="训练损失", title="训练损失")
-    sns.lineplot(data=history, x="epoch", y="test_top1", hue=hue, marker="o", ax=axes[1])
+    sns.lineplot(data=history, x="epoch", y="test_top1", hue=hue, marker="o", ax=axes[1], legend=False)
     axes[1].set(xlabel="轮次 (epoch)", ylabel="测试集 top-1 (%)", title="测试集 top-1 准确率")
-    for ax in axes[1:]:
-        legend = ax.get_legend()
-        if legend is not None:
-            legend.remove()
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    legend = axes[0].get_legend()
+    if legend is not None:  # one shared legend beside the plots, never over the curves
+        handles, labels = axes[0].get_legend_handles_labels()
+        legend.remove()
+        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 
