@@ -133,13 +133,15 @@ def execute_train_notebook(
     checkpoint_dir: str | os.PathLike = DEFAULT_CHECKPOINT_DIR,
 ) -> Path:
     """Execute train.ipynb with ``parameters``; the executed copy lands at ``notebook_path``
-    only if every cell succeeded (papermill writes to ``<checkpoint_dir>/running/`` first,
+    only if every cell succeeded (papermill writes under ``<checkpoint_dir>/running/`` first,
     where a failed run's notebook stays for inspection)."""
     import papermill as pm
 
     notebook_path.parent.mkdir(parents=True, exist_ok=True)
-    # The unfinished copy stays out of book/ (the book globs runs/), next to the checkpoints.
-    tmp = Path(checkpoint_dir) / "running" / notebook_path.name
+    # The unfinished copy stays out of book/ (the book globs runs/), next to the checkpoints,
+    # under the same <dataset>/<experiment>/ folders so that concurrent sweeps never share it.
+    dataset, experiment = notebook_path.parent.parent.name, notebook_path.parent.name
+    tmp = Path(checkpoint_dir) / "running" / dataset / experiment / notebook_path.name
     tmp.parent.mkdir(parents=True, exist_ok=True)
     params = {**parameters, "results_dir": str(results_dir), "checkpoint_dir": str(checkpoint_dir)}
     pm.execute_notebook(str(TRAIN_NOTEBOOK), str(tmp), parameters=params, cwd=str(REPO_ROOT),

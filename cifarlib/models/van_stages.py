@@ -20,8 +20,8 @@ average pooling and a linear layer. The stem (first patch embedding) is supplied
 because that is where the two models differ and where the 32x32 adaptation happens.
 
 :class:`PreNormResidual` is the form both ResNet grafts use to insert their gate into a basic
-block: ``A(F) = F + Gate(BN(F))``, the attention half of the block above without the 1x1
-projections and layer scale (see the graft docstrings for why the bare gate is unsafe there).
+block: ``A(F) = F + gamma * Gate(BN(F))``, the attention half of the block above without the
+1x1 projections (see the graft docstrings for why the bare gate is unsafe there).
 """
 
 from __future__ import annotations
