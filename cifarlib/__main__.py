@@ -31,6 +31,7 @@ def _cmd_models(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
+    from .distributed import is_main_process
     from .engine import TrainConfig
     from .runner import run_paths
     from .sweep import execute_train_notebook
@@ -42,7 +43,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     paths = run_paths(config, params.get("experiment", "adhoc"), params.get("variant", "default"),
                       args.results_dir, args.checkpoint_dir, args.runs_dir)
     out = execute_train_notebook(params, paths.notebook, args.results_dir, args.checkpoint_dir)
-    print(f"record:   {paths.record}\nnotebook: {out}")
+    if is_main_process():
+        print(f"record:   {paths.record}\nnotebook: {out}")
 
 
 def _cmd_sweep(args: argparse.Namespace) -> None:

@@ -31,6 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from . import distributed
 from .data import BatchLoader, TensorDataset, load_dataset
 from .models import create_model, model_entry
 
@@ -66,6 +67,7 @@ class TrainConfig:
     ema_decay: float = 0.0  # 0 = off; e.g. 0.999 evaluates an EMA of the weights
     seed: int = 0
     device: str = "auto"
+    sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the parameter and its allowed values."""
@@ -212,9 +214,14 @@ class EvalResult:
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, loader: BatchLoader, num_classes: int, amp_dtype: torch.dtype | None = None
+    model: nn.Module, loader: BatchLoader, num_classes: int, amp_dtype: torch.dtype | None = None,
+    env: distributed.DistEnv = distributed.DistEnv(),
 ) -> EvalResult:
-    """Cross-entropy (no smoothing), top-1/top-5 and per-class accuracy over ``loader``."""
+    """Cross-entropy (no smoothing), top-1/top-5 and per-class accuracy over ``loader``.
+
+    Under torchrun each rank passes its share of the test set; the sums are all-reduced before
+    any ratio is taken, so every rank returns the metrics of the whole test set.
+    """
     was_training = model.training
     model.eval()
     device = loader.device
@@ -235,6 +242,10 @@ def evaluate(
         class_correct += torch.bincount(y, weights=hit1.float(), minlength=num_classes)
         class_total += torch.bincount(y, minlength=num_classes).float()
     model.train(was_training)
+    sums = distributed.all_reduce_sum(torch.cat([loss_sum[None], correct1[None], correct5[None],
+                                                 class_correct, class_total]), env)
+    loss_sum, correct1, correct5 = sums[0], sums[1], sums[2]
+    class_correct, class_total = sums[3:3 + num_classes], sums[3 + num_classes:]
     n = int(class_total.sum().item())
     per_class = (100 * class_correct / class_total.clamp(min=1)).tolist()
     return EvalResult(
@@ -258,6 +269,7 @@ class TrainResult:
     device: str
     amp_dtype: str
     resumed_from_epoch: int
+    world_size: int
     data_info: dict[str, Any]
 
 
@@ -293,7 +305,10 @@ def train(
         progress: show a tqdm bar per epoch.
     """
     config.validate()
-    device = resolve_device(config.device)
+    env = distributed.env_from_os()
+    device = distributed.device_for(env, resolve_device(config.device))
+    distributed.init(env, device)
+    distributed.check_batch(env, config.batch_size)
     amp_dtype = resolve_amp(config.amp, device)
     if data is None:
         data = load_dataset(config.dataset, config.data_root, config.download)
@@ -306,17 +321,20 @@ def train(
     train_loader = BatchLoader(data.train_x, data.train_y, config.batch_size, data.mean, data.std,
                                train=True, seed=config.seed, device=device,
                                channels_last=config.channels_last)
-    test_loader = BatchLoader(data.test_x, data.test_y, config.eval_batch_size, data.mean, data.std,
+    test_x, test_y = distributed.shard_split(data.test_x, data.test_y, env)
+    test_loader = BatchLoader(test_x, test_y, config.eval_batch_size, data.mean, data.std,
                               device=device, channels_last=config.channels_last)
     steps_per_epoch = len(train_loader)
     total_steps = steps_per_epoch * config.epochs
+    replica = distributed.wrap_model(model, env, device, config.sync_bn)
+    model = replica.module if env.enabled else replica  # sync BN replaced modules in place
     optimizer = torch.optim.SGD(param_groups(model, config.weight_decay), lr=config.lr,
                                 momentum=config.momentum, nesterov=config.nesterov)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lr_lambda(config.schedule, total_steps, round(config.warmup_fraction * total_steps)))
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     ema = WeightEMA(model, config.ema_decay) if config.ema_decay > 0 else None
-    forward = torch.compile(model) if config.compile else model
+    forward = torch.compile(replica) if config.compile else replica
 
     history: list[dict[str, float]] = []
     start_epoch, train_seconds, train_images, prior_wall = 0, 0.0, 0, 0.0
@@ -349,10 +367,11 @@ def train(
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device)
         seen = 0
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
+        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress or not env.is_main,
                    leave=False, mininterval=1.0)
         t0 = time.perf_counter()
         for step, (x, y) in enumerate(bar):
+            x, y = distributed.shard_batch(x, y, env)
             with autocast_context(device, amp_dtype):
                 logits = forward(x)
                 loss = criterion(logits.float(), y)
@@ -370,12 +389,15 @@ def train(
                 bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}")
         if device.type == "cuda":
             torch.cuda.synchronize(device)
+        totals = distributed.all_reduce_sum(
+            torch.stack([loss_sum, correct.float(), torch.tensor(float(seen), device=device)]), env)
+        loss_sum, correct, seen = totals[0], totals[1], int(totals[2].item())
         epoch_seconds = time.perf_counter() - t0
         train_seconds += epoch_seconds
         train_images += seen
         if ema is not None:
             eval_model = _ema_copy(model, ema)
-        result = evaluate(eval_model, test_loader, data.num_classes, amp_dtype)
+        result = evaluate(eval_model, test_loader, data.num_classes, amp_dtype, env)
         row = {
             "epoch": epoch + 1,
             "train_loss": loss_sum.item() / seen,
@@ -390,7 +412,7 @@ def train(
         if not math.isfinite(row["train_loss"]):
             raise FloatingPointError(f"training diverged at epoch {epoch + 1} (loss {row['train_loss']}); "
                                      "lower the learning rate (-p lr ...) or turn amp off")
-        if ckpt_path is not None:
+        if ckpt_path is not None and env.is_main:
             save_checkpoint(ckpt_path, {
                 "fingerprint": config_fingerprint(config), "epoch": epoch + 1,
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -401,7 +423,8 @@ def train(
                 "history": history, "train_seconds": train_seconds, "train_images": train_images,
                 "wall_time_s": prior_wall + time.perf_counter() - wall_start,
             })
-        if progress:
+        distributed.barrier(env)  # no rank runs ahead of the checkpoint it may resume from
+        if progress and env.is_main:
             tqdm.write(f"epoch {epoch + 1}/{config.epochs}: loss {row['train_loss']:.3f}, "
                        f"test top-1 {row['test_top1']:.2f}%, {epoch_seconds:.1f}s")
         if on_epoch is not None:
@@ -409,13 +432,13 @@ def train(
 
     if ema is not None:
         eval_model = _ema_copy(model, ema)
-    final = evaluate(eval_model, test_loader, data.num_classes, amp_dtype)
+    final = evaluate(eval_model, test_loader, data.num_classes, amp_dtype, env)
     return TrainResult(
         config=asdict(config), history=history, final=final, classes=data.classes, model=eval_model,
         train_images_per_s=train_images / train_seconds if train_seconds > 0 else float("nan"),
         wall_time_s=prior_wall + time.perf_counter() - wall_start, device=device_name(device),
         amp_dtype=str(amp_dtype).replace("torch.", "") if amp_dtype else "off",
-        resumed_from_epoch=resumed_from,
+        resumed_from_epoch=resumed_from, world_size=env.world_size,
         data_info={"name": data.name, "source": data.source, "train_images": len(data.train_y),
                    "test_images": len(data.test_y), "num_classes": data.num_classes, **data.info},
     )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .distributed import is_main_process
 from .data import GENERATED_MARKER, TensorDataset, load_dataset
 from .engine import TrainConfig, TrainResult, train
 from .models import create_model, model_entry
@@ -91,7 +92,7 @@ def build_record(result: TrainResult, config: TrainConfig, experiment: str, vari
         "model_info": {"params": count_parameters(fresh), "flops": count_flops(fresh),
                        "family": entry.family, "method": entry.method},
         "throughput": {"train_images_per_s": result.train_images_per_s, "amp": result.amp_dtype,
-                       "channels_last": config.channels_last},
+                       "channels_last": config.channels_last, "processes": result.world_size},
         "wall_time_s": result.wall_time_s,
         "resumed_from_epoch": result.resumed_from_epoch,
         "provenance": provenance(result.device),
@@ -125,5 +126,6 @@ def run_training(
     result = train(config, data=data, checkpoint=paths.checkpoint, progress=progress)
     record = build_record(result, config, experiment, variant,
                           dataset_tag(config.dataset, config.data_root))
-    write_record(record, paths.record)
+    if is_main_process():  # under torchrun, rank 0 alone writes
+        write_record(record, paths.record)
     return record

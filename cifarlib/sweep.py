@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from . import distributed
 from .data import write_generated_cifar100
 from .engine import TrainConfig
 from .models import list_models, model_entry
@@ -142,10 +143,16 @@ def execute_train_notebook(
     # under the same <dataset>/<experiment>/ folders so that concurrent sweeps never share it.
     dataset, experiment = notebook_path.parent.parent.name, notebook_path.parent.name
     tmp = Path(checkpoint_dir) / "running" / dataset / experiment / notebook_path.name
+    env = distributed.env_from_os()
+    if not env.is_main:  # under torchrun every rank runs the notebook; rank 0's copy is filed
+        tmp = tmp.with_name(f"{tmp.stem}.rank{env.rank}{tmp.suffix}")
     tmp.parent.mkdir(parents=True, exist_ok=True)
     params = {**parameters, "results_dir": str(results_dir), "checkpoint_dir": str(checkpoint_dir)}
     pm.execute_notebook(str(TRAIN_NOTEBOOK), str(tmp), parameters=params, cwd=str(REPO_ROOT),
                         kernel_name="python3", progress_bar=False)
+    if not env.is_main:
+        tmp.unlink()
+        return notebook_path
     title_run_notebook(tmp, notebook_path)
     shutil.move(tmp, notebook_path)
     return notebook_path
