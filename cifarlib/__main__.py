@@ -48,10 +48,19 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> None:
-    from .sweep import run_sweep
+    from .sweep import parse_shard, run_sweep, run_workers
 
+    shard = parse_shard(args.shard)
+    if args.devices:
+        argv = ["--plan", str(args.plan), "--results-dir", str(args.results_dir),
+                "--checkpoint-dir", str(args.checkpoint_dir), "--runs-dir", str(args.runs_dir),
+                "--shard", args.shard, *(["--only", *args.only] if args.only else [])]
+        failed = run_workers(args.preset, args.devices.split(","), argv)
+        if failed:
+            raise RuntimeError(f"{failed} sweep worker(s) failed; rerun the same command to resume")
+        return
     run_sweep(args.preset, args.plan, args.results_dir, args.checkpoint_dir, args.runs_dir,
-              only=args.only, dry_run=args.dry_run)
+              only=args.only, dry_run=args.dry_run, shard=shard)
 
 
 def _cmd_generate(args: argparse.Namespace) -> None:
@@ -91,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", type=Path, default=DEFAULT_PLAN)
     p.add_argument("--only", nargs="+", metavar="MODEL", help="only these models")
     p.add_argument("--dry-run", action="store_true", help="list the runs to do and stop")
+    p.add_argument("--devices", help="one worker per device, e.g. 0,1,2,3 (GPUs) or cpu,cpu")
+    p.add_argument("--shard", default="0/1", metavar="I/N",
+                   help="take every N-th run starting at I (0-based), e.g. for SLURM job arrays")
     add_dirs(p)
     p.set_defaults(func=_cmd_sweep)
 
@@ -113,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(REPO_ROOT)  # plan and notebook paths are relative to the repository root
     try:
         args.func(args)
-    except (KeyError, ValueError, FileNotFoundError) as err:
+    except (KeyError, ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
         return 2
     return 0

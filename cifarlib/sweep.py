@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from . import distributed
+from . import claims, distributed
 from .data import write_generated_cifar100
 from .engine import TrainConfig
 from .models import list_models, model_entry
@@ -100,6 +100,18 @@ def prepare_data(preset: str, plan_path: str | os.PathLike = DEFAULT_PLAN) -> No
             write_generated_cifar100(root, **spec.get("generate_kwargs", {}))
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` (0 <= I < N) -> ``(I, N)``, with an error naming the fix."""
+    try:
+        index, count = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise ValueError(f"bad value for --shard: {text!r}; use I/N with 0 <= I < N, "
+                         "e.g. --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT") from None
+    if not 0 <= index < count:
+        raise ValueError(f"bad value for --shard: {text!r}; I must satisfy 0 <= I < N")
+    return index, count
+
+
 def run_sweep(
     preset: str,
     plan_path: str | os.PathLike = DEFAULT_PLAN,
@@ -108,11 +120,19 @@ def run_sweep(
     runs_dir: str | os.PathLike = DEFAULT_RUNS_DIR,
     only: list[str] | None = None,
     dry_run: bool = False,
+    shard: tuple[int, int] = (0, 1),
     log=print,
 ) -> list[PlannedRun]:
-    """Run every missing run of ``preset``; returns the runs that were executed (or would be)."""
+    """Run every missing run of ``preset``; returns the runs this process executed (or would).
+
+    ``shard=(I, N)`` keeps every N-th run of the plan starting at I (a deterministic share for
+    one node of a cluster). Each run is claimed through a lock file (:mod:`cifarlib.claims`)
+    before it starts, so concurrent sweeps and workers on one disk never train it twice.
+    """
     prepare_data(preset, plan_path)
     runs = [r for r in plan_runs(preset, plan_path) if not only or r.model in only]
+    index, count = shard
+    runs = runs[index::count]
     todo = []
     for run in runs:
         paths = run_paths(run.config, run.experiment, run.variant, results_dir, checkpoint_dir, runs_dir)
@@ -120,12 +140,51 @@ def run_sweep(
             log(f"skip  {paths.record} (record exists)")
             continue
         todo.append((run, paths))
-    log(f"{len(todo)} of {len(runs)} runs to do")
+    log(f"{len(todo)} of {len(runs)} runs to do" + (f" (shard {index}/{count})" if count > 1 else ""))
+    done = []
     for i, (run, paths) in enumerate(todo, 1):
-        log(f"[{i}/{len(todo)}] {run.experiment}/{paths.record.stem}")
-        if not dry_run:
+        if dry_run:
+            log(f"[{i}/{len(todo)}] {run.experiment}/{paths.record.stem}")
+            done.append(run)
+            continue
+        lock = Path(checkpoint_dir) / "claims" / paths.record.parent.relative_to(results_dir) / f"{paths.record.stem}.lock"
+        with claims.claimed(lock) as mine:
+            if not mine:
+                log(f"skip  {run.experiment}/{paths.record.stem} (claimed by another sweep: {lock})")
+                continue
+            if paths.record.exists():  # finished by another sweep while we waited
+                continue
+            log(f"[{i}/{len(todo)}] {run.experiment}/{paths.record.stem}")
             execute_train_notebook(run.parameters, paths.notebook, results_dir, checkpoint_dir)
-    return [r for r, _ in todo]
+            done.append(run)
+    return done
+
+
+def run_workers(
+    preset: str, devices: list[str], argv: list[str], log=print,
+) -> int:
+    """One sweep worker process per device (``["0", "1"]`` for GPUs, ``["cpu", "cpu"]``), each
+    taking runs until the preset is done; returns the number of failed workers.
+
+    A GPU worker sees only its GPU (``CUDA_VISIBLE_DEVICES``), so run configs do not change with
+    the device a run lands on. CPU workers split the cores between them.
+    """
+    import subprocess
+    import sys
+
+    procs = []
+    threads = max(1, (os.cpu_count() or 1) // len(devices))
+    for device in devices:
+        env = dict(os.environ)
+        if device == "cpu":
+            env.update(CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS=str(threads))
+        elif device.isdigit():
+            env["CUDA_VISIBLE_DEVICES"] = device
+        else:
+            raise ValueError(f"bad value for --devices: {device!r}; use GPU indices (0,1,2,3) or 'cpu' entries")
+        log(f"worker on device {device}: python -m cifarlib sweep {preset} {' '.join(argv)}")
+        procs.append(subprocess.Popen([sys.executable, "-m", "cifarlib", "sweep", preset, *argv], env=env))
+    return sum(p.wait() != 0 for p in procs)
 
 
 def execute_train_notebook(
