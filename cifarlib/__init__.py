@@ -1,3 +1,9 @@
 """cifarlib: CIFAR-100 study kit: models, data, AMP training engine, run records, plots."""
 
 __version__ = "0.1.0"
+
+import warnings as _warnings
+
+# tqdm.auto (imported by timm's hub helpers) warns "IProgress not found" in every notebook kernel
+# without ipywidgets; cifarlib's progress bars are plain tqdm, so the warning is noise.
+_warnings.filterwarnings("ignore", message="IProgress not found")

@@ -31,17 +31,17 @@ def _cmd_models(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
+    from .data import check_available
     from .distributed import is_main_process
-    from .engine import TrainConfig
-    from .runner import run_paths
+    from .params import parse_run_parameters
+    from .runner import repo_path, run_paths
     from .sweep import execute_train_notebook
 
     params = {name: yaml.safe_load(value) for name, value in args.param}
-    keys = set(TrainConfig.__dataclass_fields__)
-    config = TrainConfig.from_dict({k: v for k, v in params.items() if k in keys})
-    config.validate()
-    paths = run_paths(config, params.get("experiment", "adhoc"), params.get("variant", "default"),
-                      args.results_dir, args.checkpoint_dir, args.runs_dir)
+    spec = parse_run_parameters(params)  # unknown names, types and values fail here
+    config = spec.config
+    check_available(config.dataset, repo_path(config.data_root), config.download)
+    paths = run_paths(config, spec.experiment, spec.variant, args.results_dir, args.checkpoint_dir, args.runs_dir)
     out = execute_train_notebook(params, paths.notebook, args.results_dir, args.checkpoint_dir)
     if is_main_process():
         print(f"record:   {paths.record}\nnotebook: {out}")
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(REPO_ROOT)  # plan and notebook paths are relative to the repository root
     try:
         args.func(args)
-    except (KeyError, ValueError, FileNotFoundError, RuntimeError) as err:
+    except (KeyError, ValueError, OSError, RuntimeError) as err:
         print(f"error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
         return 2
     return 0

@@ -76,6 +76,29 @@ class DataNotFoundError(FileNotFoundError):
     """A data set is missing; the message says where we looked and how to get it."""
 
 
+class DataError(ValueError):
+    """A data file exists but cannot be read; the message names the file (and zip member)."""
+
+
+def portable_path(path: str | os.PathLike) -> str:
+    """A path safe to store in a record: relative to the repository when it is inside it or
+    next to it (``../shared/data/x.zip``), else just the file name."""
+    from .results import REPO_ROOT
+
+    resolved = Path(path).expanduser().resolve()
+    rel = os.path.relpath(resolved, REPO_ROOT)
+    return rel if not rel.startswith(os.path.join("..", "..")) else resolved.name
+
+
+def tensors_fingerprint(*tensors: torch.Tensor, extra: str = "") -> str:
+    """sha256 (first 16 hex digits) of the bytes of ``tensors`` and ``extra``: the data's identity."""
+    h = hashlib.sha256(extra.encode())
+    for t in tensors:
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 @dataclass
 class TensorDataset:
     """A whole data set in memory: uint8 images ``N x 3 x H x W`` and int64 labels per split."""
@@ -94,6 +117,18 @@ class TensorDataset:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def fingerprint(self) -> str:
+        """Content hash of the whole data set (both splits, labels, class names); cached."""
+        if "fingerprint" not in self.info:
+            self.info["fingerprint"] = tensors_fingerprint(
+                self.train_x, self.train_y, self.test_x, self.test_y, extra="|".join(self.classes))
+        return self.info["fingerprint"]
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return int(self.train_x.shape[-2]), int(self.train_x.shape[-1])
 
     def subset(self, train: int | None = None, test: int | None = None, seed: int = 0) -> "TensorDataset":
         """Class-balanced subsets of ``train``/``test`` images (``None`` or 0: the whole split)."""
@@ -147,6 +182,26 @@ def load_dataset(spec: str = "cifar100", root: str | os.PathLike = "data", downl
                      "(a directory or .zip with train/<class>/* and test/<class>/*)")
 
 
+def check_available(spec: str, root: str | os.PathLike = "data", download: bool = False) -> None:
+    """Fail fast (before a notebook kernel starts) when a data set is plainly missing."""
+    if spec.startswith("folder:"):
+        path = Path(spec[len("folder:"):]).expanduser()
+        if not path.exists():
+            raise DataNotFoundError(
+                f"image folder data set not found at {path.resolve()}. Give a directory or .zip with "
+                "train/<class>/* and test/<class>/*; the offline CIFAR-10 JPEGs are at "
+                "../shared/data/cifar10-jpeg.zip (set CIFARLIB_OFFLINE_ZIP to another location).")
+    elif spec in ("cifar100", "cifar10") and not download:
+        folder = Path(root) / ("cifar-100-python" if spec == "cifar100" else "cifar-10-batches-py")
+        if not folder.exists():
+            raise DataNotFoundError(
+                f"{spec} not found: no folder {folder.resolve()}. Get it by: (1) online: -p download True; "
+                f"(2) -p data_root PATH pointing at the parent of an existing '{folder.name}'; (3) offline: "
+                "-p dataset folder:../shared/data/cifar10-jpeg.zip")
+    elif spec not in ("cifar100", "cifar10"):
+        raise ValueError(f"unknown dataset {spec!r}: use 'cifar100', 'cifar10' or 'folder:PATH'")
+
+
 def _unchecked(cls: type) -> type:
     """Subclass of torchvision's CIFAR class whose md5 checks are off (generated files only)."""
     return type(
@@ -186,7 +241,7 @@ def _load_torchvision_cifar(spec: str, root: Path, download: bool) -> TensorData
         test_x=torch.from_numpy(test.data).permute(0, 3, 1, 2).contiguous(),
         test_y=torch.tensor(test.targets, dtype=torch.int64),
         classes=list(train.classes),
-        mean=mean, std=std, source=str(folder.resolve()),
+        mean=mean, std=std, source=portable_path(folder),
         info={"generated": generated},
     )
 
@@ -206,7 +261,7 @@ def _folder_entries(path: Path) -> tuple[dict[str, list[tuple[str, str]]], "zipf
     if path.is_dir():
         names = [str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()]
     else:
-        archive = zipfile.ZipFile(path)
+        archive = open_zip(path)
         names = [n for n in archive.namelist() if not n.endswith("/")]
     for name in sorted(names):
         parts = Path(name).parts
@@ -234,9 +289,14 @@ def _decode_folder(path: Path) -> dict:
     for split, items in entries.items():
         images, labels = [], []
         for cls, member in items:
-            data = archive.read(member) if archive is not None else (path / member).read_bytes()
-            with Image.open(io.BytesIO(data)) as img:
-                array = np.asarray(img.convert("RGB"))
+            where = f"{member} in {path}" if archive is not None else str(path / member)
+            try:
+                data = archive.read(member) if archive is not None else (path / member).read_bytes()
+                with Image.open(io.BytesIO(data)) as img:
+                    array = np.asarray(img.convert("RGB"))
+            except (OSError, zipfile.BadZipFile, ValueError) as err:
+                raise DataError(f"cannot decode image {where}: {err}. Remove or replace that file, "
+                                "then run again (the data cache is rebuilt when files change)") from err
             if images and array.shape != images[0].shape:
                 raise ValueError(f"{member} in {path} is {array.shape[1]}x{array.shape[0]}, but the "
                                  f"first image is {images[0].shape[1]}x{images[0].shape[0]}: all "
@@ -251,22 +311,56 @@ def _decode_folder(path: Path) -> dict:
     return out
 
 
+def open_zip(path: Path) -> zipfile.ZipFile:
+    """Open a zip, or raise :class:`DataError` naming it and the fix."""
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise DataError(f"{path} is not a readable zip file ({err}); it may be truncated: copy or "
+                        "download it again, or point -p dataset folder:PATH at an unpacked folder") from err
+
+
+def folder_content_key(path: Path) -> str:
+    """A key that changes whenever any member changes: every file's name, size and mtime (a
+    directory), or every member's name, size and CRC-32 plus the zip's own size and mtime."""
+    h = hashlib.sha1()
+    if path.is_dir():
+        for p in sorted(path.rglob("*")):
+            if p.is_file():
+                st = p.stat()
+                h.update(f"{p.relative_to(path)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    else:
+        st = path.stat()
+        h.update(f"zip|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        with open_zip(path) as archive:
+            for info in archive.infolist():
+                h.update(f"{info.filename}|{info.file_size}|{info.CRC}\n".encode())
+    return h.hexdigest()[:16]
+
+
 def load_image_folder(location: str | os.PathLike, cache_dir: Path | None = None) -> TensorDataset:
     """Load ``train/<class>/*`` and ``test/<class>/*`` images from a directory or zip, decoding
-    once and caching the tensors (keyed by path, size and modification time)."""
+    once and caching the tensors, keyed by the content listing (:func:`folder_content_key`), so
+    an added, removed or changed image triggers a fresh decode."""
     path = Path(location).expanduser()
     if not path.exists():
         raise DataNotFoundError(
             f"image folder data set not found at {path.resolve()}. Give a directory or .zip with "
             f"train/<class>/* and test/<class>/*; the offline CIFAR-10 JPEGs are at "
             f"../shared/data/cifar10-jpeg.zip (set CIFARLIB_OFFLINE_ZIP to another location).")
-    stat = path.stat()
-    key = hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    key = folder_content_key(path)
     cache = (cache_dir or default_cache_dir()) / f"folder-{path.stem}-{key}.pt"
+    tensors = None
     if cache.exists():
-        tensors = torch.load(cache, weights_only=True)
-    else:
+        try:
+            tensors = torch.load(cache, weights_only=True)
+        except Exception:  # a damaged cache file is rebuilt, never trusted
+            tensors = None
+    if tensors is None or "fingerprint" not in tensors:
         tensors = _decode_folder(path)
+        tensors["fingerprint"] = tensors_fingerprint(
+            tensors["train_x"], tensors["train_y"], tensors["test_x"], tensors["test_y"],
+            extra="|".join(tensors["classes"]))
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f".tmp{os.getpid()}")
         torch.save(tensors, tmp)
@@ -275,7 +369,8 @@ def load_image_folder(location: str | os.PathLike, cache_dir: Path | None = None
     return TensorDataset(
         name=path.stem, train_x=tensors["train_x"], train_y=tensors["train_y"],
         test_x=tensors["test_x"], test_y=tensors["test_y"], classes=list(tensors["classes"]),
-        mean=mean, std=std, source=str(path.resolve()), info={"generated": False},
+        mean=mean, std=std, source=portable_path(path),
+        info={"generated": False, "fingerprint": tensors["fingerprint"]},
     )
 
 

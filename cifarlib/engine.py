@@ -17,10 +17,12 @@ epoch and every ``log_every`` steps for the progress bar.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import time
+import typing
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -72,6 +74,9 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the parameter and its allowed values."""
         model_entry(self.model)  # KeyError listing valid names
+        hints = typing.get_type_hints(type(self))
+        for f in fields(self):
+            check_field_type(f.name, getattr(self, f.name), hints[f.name])
         checks = [
             ("schedule", self.schedule in SCHEDULES, f"one of {SCHEDULES}"),
             ("amp", self.amp in AMP_MODES, f"one of {AMP_MODES}"),
@@ -94,13 +99,26 @@ class TrainConfig:
         if self.amp == "fp16" and not self.device.startswith("cuda") and self.device != "auto":
             raise ValueError("bad value for amp: 'fp16' needs a CUDA device; use 'bf16' or 'off' on CPU")
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown config keys {unknown}; known: {sorted(known)}")
-        return cls(**values)
+
+
+def check_field_type(name: str, value: Any, hint: Any) -> None:
+    """Raise ``ValueError`` naming the parameter when ``value`` is not of the field's type
+    (an int is accepted for a float; a bool is never an int; floats must be finite)."""
+    kind = typing.get_origin(hint) or hint
+    if kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok and not math.isfinite(value):
+            raise ValueError(f"bad value for {name}: {value!r}; allowed: a finite number")
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind in (bool, str, dict):
+        ok = isinstance(value, kind)
+    else:
+        ok = True
+    if not ok:
+        hint_text = " (YAML reads on/off/yes/no as booleans: quote it)" if isinstance(value, bool) and kind is str else ""
+        raise ValueError(f"bad value for {name}: {value!r} ({type(value).__name__}); "
+                         f"allowed: a {kind.__name__}{hint_text}")
 
 
 # --------------------------------------------------------------------------- devices and AMP
@@ -210,6 +228,8 @@ class EvalResult:
     top5: float  # percent
     per_class: list[float]  # percent, one per class
     images: int
+    confusion: list[list[int]] = field(default_factory=list)  # [true class][predicted class]
+    correct: torch.Tensor | None = None  # per test image, in test-set order
 
 
 @torch.no_grad()
@@ -230,6 +250,8 @@ def evaluate(
     correct5 = torch.zeros((), device=device)
     class_correct = torch.zeros(num_classes, device=device)
     class_total = torch.zeros(num_classes, device=device)
+    confusion = torch.zeros(num_classes * num_classes, device=device)
+    hits = []
     for x, y in loader:
         with autocast_context(device, amp_dtype):
             logits = model(x)
@@ -241,7 +263,15 @@ def evaluate(
         correct5 += (top == y[:, None]).any(dim=1).sum()
         class_correct += torch.bincount(y, weights=hit1.float(), minlength=num_classes)
         class_total += torch.bincount(y, minlength=num_classes).float()
+        confusion += torch.bincount(y * num_classes + top[:, 0], minlength=num_classes * num_classes).float()
+        hits.append(hit1)
     model.train(was_training)
+    correct = torch.cat(hits).cpu() if hits else torch.zeros(0, dtype=torch.bool)
+    if env.enabled:  # shards are contiguous: rank order is test-set order
+        parts: list[Any] = [None] * env.world_size
+        torch.distributed.all_gather_object(parts, correct)
+        correct = torch.cat(parts)
+    confusion = distributed.all_reduce_sum(confusion, env)
     sums = distributed.all_reduce_sum(torch.cat([loss_sum[None], correct1[None], correct5[None],
                                                  class_correct, class_total]), env)
     loss_sum, correct1, correct5 = sums[0], sums[1], sums[2]
@@ -251,6 +281,7 @@ def evaluate(
     return EvalResult(
         loss=loss_sum.item() / n, top1=100 * correct1.item() / n, top5=100 * correct5.item() / n,
         per_class=per_class, images=n,
+        confusion=confusion.view(num_classes, num_classes).long().tolist(), correct=correct,
     )
 
 
@@ -284,6 +315,31 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     torch.save(state, tmp)
     os.replace(tmp, path)
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be read; the message names it and the two ways out."""
+
+
+def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+        if not isinstance(state, dict) or "fingerprint" not in state:
+            raise ValueError("not a cifarlib checkpoint")
+    except Exception as err:  # truncated zip, unpickling error, foreign file
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({type(err).__name__}: {err}). Delete it to start the "
+            "run afresh, or run again with -p restart True") from err
+    return state
+
+
+class DivergenceError(FloatingPointError):
+    """Training loss became non-finite or exploded; no record is written."""
+
+
+def divergence_bound(num_classes: int) -> float:
+    """Largest plausible mean training loss: 3x the loss of a uniform guess, ``3 ln C``."""
+    return 3 * math.log(max(num_classes, 2))
 
 
 def train(
@@ -340,7 +396,7 @@ def train(
     start_epoch, train_seconds, train_images, prior_wall = 0, 0.0, 0, 0.0
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     if ckpt_path is not None and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        state = load_checkpoint(ckpt_path, device)
         if state["fingerprint"] != config_fingerprint(config):
             raise ValueError(f"checkpoint {ckpt_path} was written by a different config; delete it "
                              "or choose another checkpoint path to start this run afresh")
@@ -409,9 +465,13 @@ def train(
             "epoch_seconds": epoch_seconds,
         }
         history.append(row)
-        if not math.isfinite(row["train_loss"]):
-            raise FloatingPointError(f"training diverged at epoch {epoch + 1} (loss {row['train_loss']}); "
-                                     "lower the learning rate (-p lr ...) or turn amp off")
+        bound = divergence_bound(data.num_classes)
+        if not math.isfinite(row["train_loss"]) or row["train_loss"] > bound:
+            raise DivergenceError(
+                f"training diverged at epoch {epoch + 1}: mean train loss {row['train_loss']:.4g} "
+                f"(a uniform guess gives {math.log(data.num_classes):.3g}; the limit is {bound:.3g}). "
+                f"No record was written. Lower the learning rate (-p lr {config.lr / 10:g}), "
+                "or turn amp off (-p amp off), then rerun with -p restart True")
         if ckpt_path is not None and env.is_main:
             save_checkpoint(ckpt_path, {
                 "fingerprint": config_fingerprint(config), "epoch": epoch + 1,
@@ -440,7 +500,11 @@ def train(
         amp_dtype=str(amp_dtype).replace("torch.", "") if amp_dtype else "off",
         resumed_from_epoch=resumed_from, world_size=env.world_size,
         data_info={"name": data.name, "source": data.source, "train_images": len(data.train_y),
-                   "test_images": len(data.test_y), "num_classes": data.num_classes, **data.info},
+                   "test_images": len(data.test_y), "num_classes": data.num_classes,
+                   "image_size": list(data.train_x.shape[-2:]), "channels": int(data.train_x.shape[1]),
+                   "mean": list(data.mean), "std": list(data.std),
+                   "test_labels_sha": hashlib.sha256(data.test_y.numpy().tobytes()).hexdigest()[:16],
+                   **data.info},
     )
 
 

@@ -56,6 +56,18 @@ def provenance(device: str) -> dict[str, Any]:
     }
 
 
+class RecordError(ValueError):
+    """A record file cannot be read or is incomplete; the message names the file."""
+
+
+def quarantine_record(path: str | os.PathLike) -> Path:
+    """Move a broken record aside to ``<name>.json.corrupt`` (kept for inspection); returns it."""
+    path = Path(path)
+    aside = path.with_name(path.name + ".corrupt")
+    os.replace(path, aside)
+    return aside
+
+
 def validate_record(record: dict[str, Any]) -> None:
     """Raise ``ValueError`` naming missing keys or inconsistent fields."""
     missing = [k for k in REQUIRED_KEYS if k not in record]
@@ -82,12 +94,20 @@ def write_record(record: dict[str, Any], path: str | os.PathLike) -> Path:
 
 
 def read_record(path: str | os.PathLike) -> dict[str, Any]:
-    record = json.loads(Path(path).read_text())
-    validate_record(record)
+    """Load and validate one record; :class:`RecordError` names the file and the fix."""
+    try:
+        record = json.loads(Path(path).read_text())
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
+        validate_record(record)
+    except (ValueError, KeyError, TypeError) as err:  # JSONDecodeError is a ValueError
+        raise RecordError(f"run record {path} is unreadable or incomplete ({err}); delete it (or "
+                          "move it aside) and rerun its run; a sweep moves it aside to *.corrupt itself") from err
     return record
 
 
 def record_paths(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> list[Path]:
+    """Every record file (``*.json``; temporary and ``*.corrupt`` files are not records)."""
     return sorted(p for p in Path(results_dir).rglob("*.json") if not p.name.startswith("."))
 
 
@@ -109,7 +129,8 @@ def load_runs(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> pd.DataFr
             "train_images_per_s": r["throughput"]["train_images_per_s"],
             "wall_time_s": r["wall_time_s"], "amp": r["throughput"].get("amp"),
             "device": r["provenance"]["device"], "date": r["provenance"]["date"],
-            "git_commit": r["provenance"]["git_commit"], "path": str(path),
+            "git_commit": r["provenance"]["git_commit"],
+            "path": os.path.relpath(path, results_dir),
         })
     return pd.DataFrame(rows)
 

@@ -12,22 +12,37 @@ where ``<run>`` is ``<model>-<variant>-s<seed>``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import os
 import re
-from dataclasses import dataclass
+import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
 from .distributed import is_main_process
-from .data import GENERATED_MARKER, TensorDataset, load_dataset
+from .data import GENERATED_MARKER, TensorDataset, load_dataset, portable_path
 from .engine import TrainConfig, TrainResult, train
+from .params import RunSpec
 from .models import create_model, model_entry
 from .profile import count_flops, count_parameters
-from .results import DEFAULT_RESULTS_DIR, REPO_ROOT, SCHEMA_VERSION, provenance, read_record, write_record
+from .results import (DEFAULT_RESULTS_DIR, REPO_ROOT, SCHEMA_VERSION, RecordError, provenance,
+                      quarantine_record, read_record, write_record)
 
 DEFAULT_CHECKPOINT_DIR = REPO_ROOT / "checkpoints"
 DEFAULT_RUNS_DIR = REPO_ROOT / "book" / "runs"
 _NAME = re.compile(r"^[A-Za-z0-9_.]+$")
+
+
+def repo_path(path: str | os.PathLike) -> Path:
+    """``path`` resolved the way the notebook resolves it: relative to the repository root."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
 
 
 def dataset_tag(spec: str, root: str | os.PathLike = "data") -> str:
@@ -35,7 +50,7 @@ def dataset_tag(spec: str, root: str | os.PathLike = "data") -> str:
     ``cifar10`` or a folder/zip's stem (``cifar10-jpeg``)."""
     if spec in ("cifar100", "cifar10"):
         folder = "cifar-100-python" if spec == "cifar100" else "cifar-10-batches-py"
-        return f"{spec}-generated" if (Path(root) / folder / GENERATED_MARKER).exists() else spec
+        return f"{spec}-generated" if (repo_path(root) / folder / GENERATED_MARKER).exists() else spec
     if spec.startswith("folder:"):
         return Path(spec[len("folder:"):]).stem
     raise ValueError(f"unknown dataset {spec!r}: use 'cifar100', 'cifar10' or 'folder:PATH'")
@@ -71,25 +86,117 @@ def run_paths(
                     Path(runs_dir) / rel / f"{name}.ipynb")
 
 
+# Config fields that do not change what a run computes: where the data lives and how it is
+# fetched (the data fingerprint identifies the data) and which device ran it.
+NOT_IDENTITY = ("dataset", "data_root", "download", "device")
+
+
+class RunConflictError(ValueError):
+    """A record of the same name exists but was made by another config or other data."""
+
+
+def config_identity(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in sorted(config.items()) if k not in NOT_IDENTITY}
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """sha256 (16 hex digits) of the config's identity fields as canonical JSON."""
+    text = json.dumps(config_identity(config), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def record_differences(record: dict[str, Any], config: dict[str, Any], data_fingerprint: str) -> list[str]:
+    """What differs between an existing record and the run about to start (empty: the same run)."""
+    old, new = config_identity(record["config"]), config_identity(config)
+    diffs = [f"{k}: {old.get(k, '<absent>')!r} -> {new.get(k, '<absent>')!r}"
+             for k in sorted(set(old) | set(new)) if old.get(k, _ABSENT) != new.get(k, _ABSENT)
+             and not (k not in old and new.get(k) == _default(k))]
+    stored = record.get("data", {}).get("fingerprint")
+    if stored is not None and stored != data_fingerprint:
+        diffs.append(f"data fingerprint: {stored} -> {data_fingerprint} (other images under the same data set name)")
+    return diffs
+
+
+_ABSENT = object()
+
+
+def _default(name: str) -> Any:
+    from dataclasses import MISSING, fields
+
+    for f in fields(TrainConfig):
+        if f.name == name:
+            return f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+    return None
+
+
+def existing_record(path: Path, config: TrainConfig, data_fingerprint: str, log=print) -> dict[str, Any] | None:
+    """The record at ``path`` if it is this very run; ``None`` if there is none (a corrupt one
+    is moved aside to ``*.corrupt``); :class:`RunConflictError` if it is another run."""
+    if not path.exists():
+        return None
+    try:
+        record = read_record(path)
+    except RecordError as err:
+        aside = quarantine_record(path)
+        log(f"warning: {err}; moved it to {aside.name} and training the run again")
+        return None
+    diffs = record_differences(record, asdict(config), data_fingerprint)
+    if not diffs:
+        return record
+    raise RunConflictError(
+        f"{path} holds a different run of the same name ({'; '.join(diffs)}). Nothing was trained. "
+        "To keep both, give this run another -p variant NAME or -p experiment NAME; to replace the "
+        "old record, add -p overwrite True")
+
+
+def check_writable(*folders: Path) -> None:
+    """Fail before training when an output folder cannot be written."""
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+                pass
+        except OSError as err:
+            raise PermissionError(f"cannot write to {folder} ({err.strerror}); fix its permissions or pass "
+                                  "another folder (-p results_dir / -p checkpoint_dir)") from err
+
+
+def pack_bits(correct: torch.Tensor) -> str:
+    """Per-image correctness as base64 of packed bits (test-set order)."""
+    return base64.b64encode(np.packbits(correct.numpy().astype(np.uint8)).tobytes()).decode()
+
+
 def build_record(result: TrainResult, config: TrainConfig, experiment: str, variant: str,
-                 dataset: str) -> dict[str, Any]:
+                 dataset: str, data: TensorDataset | None = None) -> dict[str, Any]:
     """The JSON run record for a finished training run."""
     entry = model_entry(config.model)
     fresh = create_model(config.model, num_classes=len(result.classes), **config.model_kwargs)
-    return {
+    config_dict = dict(result.config)
+    if config.dataset.startswith("folder:"):  # never an absolute machine path in a record
+        config_dict["dataset"] = "folder:" + portable_path(config.dataset[len("folder:"):])
+    config_dict["data_root"] = portable_path(repo_path(config.data_root))
+    height = result.data_info.get("image_size", [32, 32])[0]
+    final = result.final
+    record = {
         "schema": SCHEMA_VERSION,
         "run": run_name(config.model, variant, config.seed),
         "experiment": experiment,
         "variant": variant,
         "dataset": dataset,
-        "config": result.config,
+        "config": config_dict,
+        "identity": {"config_hash": config_hash(config_dict),
+                     "data_fingerprint": result.data_info.get("fingerprint")},
         "data": result.data_info,
         "history": result.history,
-        "final": {"test_top1": result.final.top1, "test_top5": result.final.top5,
-                  "test_loss": result.final.loss, "test_images": result.final.images},
+        "final": {"test_top1": final.top1, "test_top5": final.top5,
+                  "test_loss": final.loss, "test_images": final.images},
         "classes": result.classes,
-        "per_class_accuracy": dict(zip(result.classes, result.final.per_class)),
-        "model_info": {"params": count_parameters(fresh), "flops": count_flops(fresh),
+        "per_class_accuracy": dict(zip(result.classes, final.per_class)),
+        "confusion": final.confusion,
+        "model_info": {"params": count_parameters(fresh),
+                       "flops": count_flops(fresh, image_size=height,
+                                            channels=result.data_info.get("channels", 3)),
+                       "flops_image_size": height,
                        "family": entry.family, "method": entry.method},
         "throughput": {"train_images_per_s": result.train_images_per_s, "amp": result.amp_dtype,
                        "channels_last": config.channels_last, "processes": result.world_size},
@@ -97,6 +204,10 @@ def build_record(result: TrainResult, config: TrainConfig, experiment: str, vari
         "resumed_from_epoch": result.resumed_from_epoch,
         "provenance": provenance(result.device),
     }
+    if final.correct is not None and len(final.correct) == final.images:
+        record["test_correct"] = {"images": final.images, "bits": pack_bits(final.correct),
+                                  "labels_sha": result.data_info.get("test_labels_sha")}
+    return record
 
 
 def run_training(
@@ -108,24 +219,40 @@ def run_training(
     overwrite: bool = False,
     data: TensorDataset | None = None,
     progress: bool = True,
+    restart: bool = False,
+    log=print,
 ) -> dict[str, Any]:
     """Train (or resume) one run and write its record; returns the record.
 
-    An existing record is returned as is unless ``overwrite``. Bad parameters, unknown models
-    and missing data fail before anything is written.
+    Order: validate; check the output folders can be written; load the data; if a record of
+    this name exists, return it only when config and data fingerprint match (else refuse, see
+    :func:`existing_record`) unless ``overwrite``; train (resuming from the checkpoint unless
+    ``restart``); write the record atomically. Nothing is written for a failed run.
     """
     config.validate()
-    paths = run_paths(config, experiment, variant, results_dir, checkpoint_dir)
-    if paths.record.exists() and not overwrite:
-        return read_record(paths.record)
-    if overwrite and paths.checkpoint.exists():
-        paths.checkpoint.unlink()
+    paths = run_paths(config, experiment, variant, repo_path(results_dir), repo_path(checkpoint_dir))
+    check_writable(paths.record.parent, paths.checkpoint.parent)
     create_model(config.model, num_classes=10, **config.model_kwargs)  # fail early on bad switches
     if data is None:
-        data = load_dataset(config.dataset, config.data_root, config.download)
+        data = load_dataset(config.dataset, repo_path(config.data_root), config.download)
+    fingerprint = data.fingerprint
+    if not overwrite:
+        found = existing_record(paths.record, config, fingerprint, log=log)
+        if found is not None:
+            log(f"record exists for this config and data: {portable_path(paths.record)} (reused; "
+                "-p overwrite True retrains)")
+            return found
+    if (overwrite or restart) and paths.checkpoint.exists():
+        paths.checkpoint.unlink()
     result = train(config, data=data, checkpoint=paths.checkpoint, progress=progress)
     record = build_record(result, config, experiment, variant,
                           dataset_tag(config.dataset, config.data_root))
     if is_main_process():  # under torchrun, rank 0 alone writes
         write_record(record, paths.record)
     return record
+
+
+def run_spec(spec: "RunSpec", progress: bool = True, log=print) -> dict[str, Any]:
+    """Train the run a :class:`~cifarlib.params.RunSpec` describes (what the notebook calls)."""
+    return run_training(spec.config, spec.experiment, spec.variant, spec.results_dir, spec.checkpoint_dir,
+                        overwrite=spec.overwrite, progress=progress, restart=spec.restart, log=log)

@@ -21,6 +21,8 @@ import yaml
 from . import claims, distributed
 from .data import write_generated_cifar100
 from .engine import TrainConfig
+from .params import parse_run_parameters
+from .results import RecordError, quarantine_record, read_record
 from .models import list_models, model_entry
 from .results import DEFAULT_RESULTS_DIR, REPO_ROOT
 from .runner import DEFAULT_CHECKPOINT_DIR, DEFAULT_RUNS_DIR, run_paths
@@ -45,9 +47,7 @@ class PlannedRun:
 
     @property
     def config(self) -> TrainConfig:
-        p = self.parameters
-        keys = set(TrainConfig.__dataclass_fields__)
-        return TrainConfig.from_dict({k: v for k, v in p.items() if k in keys})
+        return parse_run_parameters(self.parameters).config
 
 
 def load_plan(path: str | os.PathLike = DEFAULT_PLAN) -> dict[str, Any]:
@@ -85,7 +85,10 @@ def plan_runs(preset: str, plan_path: str | os.PathLike = DEFAULT_PLAN) -> list[
                               "model_kwargs": dict(kwargs or {}), "variant": variant,
                               "experiment": group["experiment"], "seed": int(seed)}
                     run = PlannedRun(group["experiment"], model, variant, int(seed), params)
-                    run.config.validate()
+                    try:
+                        run.config  # noqa: B018 -- unknown keys, types and values fail here
+                    except ValueError as err:
+                        raise ValueError(f"plan preset {preset!r}, experiment {group['experiment']!r}: {err}") from None
                     runs.append(run)
     return runs
 
@@ -136,12 +139,12 @@ def run_sweep(
     todo = []
     for run in runs:
         paths = run_paths(run.config, run.experiment, run.variant, results_dir, checkpoint_dir, runs_dir)
-        if paths.record.exists():
-            log(f"skip  {paths.record} (record exists)")
+        if record_is_done(paths.record, log):
+            log(f"skip  {paths.record.relative_to(results_dir)} (record exists)")
             continue
         todo.append((run, paths))
     log(f"{len(todo)} of {len(runs)} runs to do" + (f" (shard {index}/{count})" if count > 1 else ""))
-    done = []
+    done, failed = [], []
     for i, (run, paths) in enumerate(todo, 1):
         if dry_run:
             log(f"[{i}/{len(todo)}] {run.experiment}/{paths.record.stem}")
@@ -155,9 +158,34 @@ def run_sweep(
             if paths.record.exists():  # finished by another sweep while we waited
                 continue
             log(f"[{i}/{len(todo)}] {run.experiment}/{paths.record.stem}")
-            execute_train_notebook(run.parameters, paths.notebook, results_dir, checkpoint_dir)
+            try:
+                execute_train_notebook(run.parameters, paths.notebook, results_dir, checkpoint_dir)
+            except RunFailedError as err:
+                log(f"FAILED {run.experiment}/{paths.record.stem}: {err}")
+                failed.append(paths.record.stem)
+                continue
             done.append(run)
+    if failed:
+        raise RuntimeError(f"{len(failed)} run(s) failed: {', '.join(failed)}; the others finished. "
+                           "Fix the cause and rerun the same command (finished runs are skipped)")
     return done
+
+
+def record_is_done(path: Path, log=print) -> bool:
+    """True when ``path`` is a readable record; a corrupt one is moved aside (run not done)."""
+    if not path.exists():
+        return False
+    try:
+        read_record(path)
+    except RecordError as err:
+        aside = quarantine_record(path)
+        log(f"warning: {err.args[0].split(';')[0]}; moved it aside to {aside.name}")
+        return False
+    return True
+
+
+class RunFailedError(RuntimeError):
+    """A training notebook failed; the message has the error and the failed notebook's path."""
 
 
 def run_workers(
@@ -197,7 +225,6 @@ def execute_train_notebook(
     where a failed run's notebook stays for inspection)."""
     import papermill as pm
 
-    notebook_path.parent.mkdir(parents=True, exist_ok=True)
     # The unfinished copy stays out of book/ (the book globs runs/), next to the checkpoints,
     # under the same <dataset>/<experiment>/ folders so that concurrent sweeps never share it.
     dataset, experiment = notebook_path.parent.parent.name, notebook_path.parent.name
@@ -206,13 +233,19 @@ def execute_train_notebook(
     if not env.is_main:  # under torchrun every rank runs the notebook; rank 0's copy is filed
         tmp = tmp.with_name(f"{tmp.stem}.rank{env.rank}{tmp.suffix}")
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    params = {**parameters, "results_dir": str(results_dir), "checkpoint_dir": str(checkpoint_dir)}
-    pm.execute_notebook(str(TRAIN_NOTEBOOK), str(tmp), parameters=params, cwd=str(REPO_ROOT),
-                        kernel_name="python3", progress_bar=False)
+    # Paths inside the repository are passed relative to it, so that no executed notebook (they
+    # are committed under book/runs/) holds an absolute path of this machine.
+    params = {**parameters, "results_dir": _relative(results_dir), "checkpoint_dir": _relative(checkpoint_dir)}
+    try:
+        pm.execute_notebook(str(TRAIN_NOTEBOOK), str(tmp), parameters=params, cwd=str(REPO_ROOT),
+                            kernel_name="python3", progress_bar=False)
+    except pm.PapermillExecutionError as err:
+        raise RunFailedError(f"{err.ename}: {err.evalue} (executed notebook kept at {tmp})") from None
     if not env.is_main:
         tmp.unlink()
         return notebook_path
     title_run_notebook(tmp, notebook_path)
+    notebook_path.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(tmp, notebook_path)
     return notebook_path
 
@@ -227,4 +260,17 @@ def title_run_notebook(path: Path, final_path: Path) -> None:
     first = nb.cells[0]
     body = first.source.split("\n", 1)[1] if first.source.startswith("# ") else first.source
     first.source = f"# 运行 {dataset} / {experiment} / {run}\n{body}"
+    meta = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):  # absolute paths of the machine that ran it
+        if meta.get(key):
+            meta[key] = _relative(meta[key])
     nbformat.write(nb, path)
+
+
+def _relative(path: str | os.PathLike) -> str:
+    """``path`` relative to the repository root when inside it, else unchanged."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)

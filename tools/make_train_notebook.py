@@ -1,8 +1,24 @@
 """Generate notebooks/train.ipynb (kept in git; rerun this after editing the cells here)."""
 
+import sys
 from pathlib import Path
 
 import nbformat as nbf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from cifarlib.params import parameter_table  # noqa: E402
+
+
+def parameters_source() -> str:
+    """The papermill parameters cell: one typed line per parameter, from the one source."""
+    lines = ["# Parameters (generated from cifarlib.params by tools/make_train_notebook.py; "
+             "papermill overrides them: papermill --help-notebook notebooks/train.ipynb)"]
+    for name, kind, default, text in parameter_table():
+        lines.append(f"{name}: {kind} = {default!r}" + (f"  # {text}" if text else ""))
+    return "\n".join(lines)
+
+
+PARAMETERS = parameters_source()
 
 CELLS = [
     ("markdown", """# 训练一个模型 / Train one model
@@ -18,55 +34,22 @@ papermill notebooks/train.ipynb /tmp/out.ipynb -p model eca_resnet20 -p epochs 1
 ```
 
 or with `python -m cifarlib train ...`, which also files the executed copy under `book/runs/`."""),
-    ("code", """# Parameters (papermill overrides these; see `papermill --help-notebook notebooks/train.ipynb`)
-model: str = "resnet20"  # a name from `python -m cifarlib models`
-model_kwargs: dict = {}  # ablation switches, e.g. -y "model_kwargs: {attn_position: post_add}"
-variant: str = "default"  # label of the switch setting, part of the run name
-experiment: str = "adhoc"  # group of runs: results/<dataset>/<experiment>/
-dataset: str = "cifar100"  # cifar100 | cifar10 | folder:PATH (dir or .zip of train/ and test/)
-data_root: str = "data"  # where cifar-100-python/ or cifar-10-batches-py/ live
-download: bool = False  # download CIFAR through torchvision when online
-epochs: int = 30
-batch_size: int = 128
-lr: float = 0.1  # peak learning rate
-weight_decay: float = 5e-4
-schedule: str = "onecycle"  # onecycle | cosine
-label_smoothing: float = 0.1
-ema_decay: float = 0.0  # 0 turns the weight EMA off
-seed: int = 0
-amp: str = "auto"  # auto | bf16 | fp16 | off
-channels_last: bool = True
-compile: bool = False
-device: str = "auto"  # auto | cpu | cuda
-train_subset: int = 0  # 0 means all training images
-test_subset: int = 0  # 0 means all test images
-results_dir: str = "results"
-checkpoint_dir: str = "checkpoints"
-overwrite: bool = False  # retrain even if the record exists"""),
-    ("code", """import os
-from pathlib import Path
+    ("code", """_names_before_parameters = set(globals())  # lets a later cell refuse undeclared parameters"""),
+    ("code", PARAMETERS),
+    ("code", """_new_names = set(globals()) - _names_before_parameters  # declared and injected parameters
+import os
 
 import pandas as pd
 from IPython.display import display
 
-from cifarlib.engine import TrainConfig
+from cifarlib.params import notebook_parameters, parse_run_parameters
 from cifarlib.plots import setup_style, training_curves
 from cifarlib.results import REPO_ROOT
-from cifarlib.runner import run_paths, run_training
+from cifarlib.runner import run_spec
 
 os.chdir(REPO_ROOT)  # relative paths in the parameters are relative to the repository root
-config = TrainConfig(
-    model=model, model_kwargs=dict(model_kwargs), dataset=dataset, data_root=data_root,
-    download=download, train_subset=train_subset, test_subset=test_subset, epochs=epochs,
-    batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
-    label_smoothing=label_smoothing, amp=amp, channels_last=channels_last, compile=compile,
-    ema_decay=ema_decay, seed=seed, device=device,
-)
-config.validate()
-paths = run_paths(config, experiment, variant, results_dir, checkpoint_dir)
-print("record:", paths.record)"""),
-    ("code", """record = run_training(config, experiment, variant, results_dir, checkpoint_dir,
-                      overwrite=overwrite, progress=False)"""),
+spec = parse_run_parameters(notebook_parameters(globals(), _new_names))  # refuses unknown names and bad values"""),
+    ("code", """record = run_spec(spec, progress=False)"""),
     ("markdown", "## 结果 / Results"),
     ("code", """final = record["final"]
 summary = pd.DataFrame([{
@@ -92,7 +75,7 @@ def build() -> nbf.NotebookNode:
     for kind, source in CELLS:
         cell = nbf.v4.new_markdown_cell(source) if kind == "markdown" else nbf.v4.new_code_cell(source)
         nb.cells.append(cell)
-    nb.cells[1].metadata["tags"] = ["parameters"]
+    nb.cells[2].metadata["tags"] = ["parameters"]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     return nb
