@@ -33,13 +33,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from . import distributed
+from . import autotune, distributed
 from .data import BatchLoader, TensorDataset, load_dataset
 from .models import create_model, model_entry
 
 SCHEDULES = ("onecycle", "cosine")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
+MEMORY_FORMATS = ("auto", "on", "off")
 DEVICES = ("auto", "cpu", "cuda")
+WARMUP_STEPS = 3  # steps of a process's first epoch left out of the steady images/s
 
 
 @dataclass
@@ -64,12 +66,16 @@ class TrainConfig:
     warmup_fraction: float = 0.15  # share of all steps spent warming up / rising (one-cycle)
     label_smoothing: float = 0.1
     amp: str = "auto"
-    channels_last: bool = True
+    channels_last: str = "auto"  # auto (measured) | on | off; True/False are read as on/off
     compile: bool = False
     ema_decay: float = 0.0  # 0 = off; e.g. 0.999 evaluates an EMA of the weights
     seed: int = 0
     device: str = "auto"
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch
+
+    def __post_init__(self) -> None:
+        if isinstance(self.channels_last, bool):
+            self.channels_last = "on" if self.channels_last else "off"
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the parameter and its allowed values."""
@@ -80,6 +86,7 @@ class TrainConfig:
         checks = [
             ("schedule", self.schedule in SCHEDULES, f"one of {SCHEDULES}"),
             ("amp", self.amp in AMP_MODES, f"one of {AMP_MODES}"),
+            ("channels_last", self.channels_last in MEMORY_FORMATS, f"one of {MEMORY_FORMATS} (or true/false)"),
             ("device", self.device in DEVICES or self.device.startswith("cuda:"), f"one of {DEVICES} or 'cuda:N'"),
             ("epochs", isinstance(self.epochs, int) and self.epochs >= 1, "an integer >= 1"),
             ("batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1, "an integer >= 1"),
@@ -301,6 +308,9 @@ class TrainResult:
     amp_dtype: str
     resumed_from_epoch: int
     world_size: int
+    warmup_seconds: float
+    warmup_steps: int
+    execution_policy: dict[str, Any]
     data_info: dict[str, Any]
 
 
@@ -365,21 +375,33 @@ def train(
     device = distributed.device_for(env, resolve_device(config.device))
     distributed.init(env, device)
     distributed.check_batch(env, config.batch_size)
-    amp_dtype = resolve_amp(config.amp, device)
+    if config.amp != "auto":
+        resolve_amp(config.amp, device)  # fp16 on a CPU fails here, naming the fix
     if data is None:
         data = load_dataset(config.dataset, config.data_root, config.download)
     data = data.subset(config.train_subset, config.test_subset, seed=config.seed)
 
+    def build() -> nn.Module:
+        return create_model(config.model, num_classes=data.num_classes, **config.model_kwargs)
+
+    policy = None
+    if env.is_main:  # measured once, on rank 0, and shared
+        policy = autotune.resolve_policy(
+            config.amp, config.channels_last, config.model, config.model_kwargs, build,
+            config.batch_size // env.world_size, tuple(data.train_x.shape[1:]), data.num_classes, device,
+            device_name(device))
+    policy = distributed.broadcast_object(policy, env)
+    amp_dtype, channels_last = policy.amp_dtype, policy.channels_last
+
     torch.manual_seed(config.seed)
-    model = create_model(config.model, num_classes=data.num_classes, **config.model_kwargs).to(device)
-    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = build().to(device)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
     train_loader = BatchLoader(data.train_x, data.train_y, config.batch_size, data.mean, data.std,
-                               train=True, seed=config.seed, device=device,
-                               channels_last=config.channels_last)
+                               train=True, seed=config.seed, device=device, channels_last=channels_last)
     test_x, test_y = distributed.shard_split(data.test_x, data.test_y, env)
     test_loader = BatchLoader(test_x, test_y, config.eval_batch_size, data.mean, data.std,
-                              device=device, channels_last=config.channels_last)
+                              device=device, channels_last=channels_last)
     steps_per_epoch = len(train_loader)
     total_steps = steps_per_epoch * config.epochs
     replica = distributed.wrap_model(model, env, device, config.sync_bn)
@@ -417,6 +439,10 @@ def train(
 
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     eval_model = model
+    # The first steps in a process pay one-time costs (allocator, oneDNN primitive creation,
+    # compilation); they are timed apart and left out of the steady images/s.
+    warmup_steps = min(WARMUP_STEPS, max(0, steps_per_epoch - 1))
+    steady_seconds, steady_images, warmup_seconds = 0.0, 0, 0.0
     for epoch in range(start_epoch, config.epochs):
         model.train()
         train_loader.set_epoch(epoch)
@@ -425,8 +451,15 @@ def train(
         seen = 0
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress or not env.is_main,
                    leave=False, mininterval=1.0)
-        t0 = time.perf_counter()
+        skip = warmup_steps if epoch == start_epoch else 0
+        t0 = t_steady = time.perf_counter()
+        steady_local = 0
         for step, (x, y) in enumerate(bar):
+            if step == skip and skip:
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                t_steady = time.perf_counter()
+                warmup_seconds = t_steady - t0
             x, y = distributed.shard_batch(x, y, env)
             with autocast_context(device, amp_dtype):
                 logits = forward(x)
@@ -441,6 +474,8 @@ def train(
             loss_sum += loss.detach() * len(y)
             correct += (logits.detach().argmax(1) == y).sum()
             seen += len(y)
+            if step >= skip:
+                steady_local += len(y)
             if progress and (step + 1) % log_every == 0:
                 bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}")
         if device.type == "cuda":
@@ -448,8 +483,11 @@ def train(
         totals = distributed.all_reduce_sum(
             torch.stack([loss_sum, correct.float(), torch.tensor(float(seen), device=device)]), env)
         loss_sum, correct, seen = totals[0], totals[1], int(totals[2].item())
-        epoch_seconds = time.perf_counter() - t0
+        t_end = time.perf_counter()
+        epoch_seconds = t_end - t0
         train_seconds += epoch_seconds
+        steady_seconds += t_end - t_steady
+        steady_images += steady_local * env.world_size
         train_images += seen
         if ema is not None:
             eval_model = _ema_copy(model, ema)
@@ -495,7 +533,10 @@ def train(
     final = evaluate(eval_model, test_loader, data.num_classes, amp_dtype, env)
     return TrainResult(
         config=asdict(config), history=history, final=final, classes=data.classes, model=eval_model,
-        train_images_per_s=train_images / train_seconds if train_seconds > 0 else float("nan"),
+        train_images_per_s=(steady_images / steady_seconds if steady_seconds > 0
+                            else train_images / train_seconds if train_seconds > 0 else float("nan")),
+        warmup_seconds=warmup_seconds, warmup_steps=warmup_steps,
+        execution_policy=policy.as_record(),
         wall_time_s=prior_wall + time.perf_counter() - wall_start, device=device_name(device),
         amp_dtype=str(amp_dtype).replace("torch.", "") if amp_dtype else "off",
         resumed_from_epoch=resumed_from, world_size=env.world_size,

@@ -150,7 +150,7 @@ NON_DEFAULT = dict(
     model="eca_resnet8", model_kwargs={"attn_position": "post_add"}, dataset="cifar100",
     download=True, train_subset=200, test_subset=100, epochs=1, batch_size=50, eval_batch_size=70,
     lr=0.03, momentum=0.8, nesterov=False, weight_decay=1e-4, schedule="cosine", warmup_fraction=0.2,
-    label_smoothing=0.05, amp="off", channels_last=False, compile=False, ema_decay=0.9, seed=3,
+    label_smoothing=0.05, amp="off", channels_last="off", compile=False, ema_decay=0.9, seed=3,
     device="cpu", sync_bn=True,
 )
 # compile stays False (torch.compile needs a C++ toolchain and minutes) and dataset cifar100 (the
