@@ -54,7 +54,7 @@ import torch.nn as nn
 from timm.layers import DropPath, LayerNorm2d, trunc_normal_
 
 from .registry import register_graft, register_model
-from .resnet import AttnPosition, CifarResNet, basic_block_factory, check_attn_position
+from .resnet import AttnPosition, CifarResNet, scaled_widths, basic_block_factory, check_attn_position
 
 ORDERS: tuple[int, ...] = (1, 2, 3, 4, 5)
 GNCONV_SCALE = 1.0 / 3.0  # 1 / alpha in the paper, ``s`` in the official code
@@ -226,6 +226,7 @@ class HorNet(nn.Module):
 def hor_resnet(
     depth: int,
     num_classes: int = 100,
+    width: float = 1.0,
     attn: bool = True,
     attn_position: AttnPosition = "pre_add",
     order: int = 3,
@@ -246,7 +247,9 @@ def hor_resnet(
     check_order(order)
     check_kernel_size(kernel_size)
     factory = (lambda c: GnConvMixer(c, order, kernel_size)) if attn else None
-    return CifarResNet(depth, basic_block_factory(factory, attn_position), num_classes=num_classes)
+    return CifarResNet(
+        depth, basic_block_factory(factory, attn_position), num_classes=num_classes, widths=scaled_widths(width)
+    )
 
 
 @register_model("hornet_tiny", family="full", method="HorNet")

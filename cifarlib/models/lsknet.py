@@ -51,7 +51,7 @@ import torch
 import torch.nn as nn
 
 from .registry import register_graft, register_model
-from .resnet import AttnPosition, CifarResNet, basic_block_factory
+from .resnet import AttnPosition, CifarResNet, scaled_widths, basic_block_factory
 from .van_stages import PreNormResidual, VanStyleNet, check_bool, fp32_under_cpu_autocast, patch_embed
 
 RECEPTIVE_FIELD = 23
@@ -116,6 +116,7 @@ class LSKAttention(nn.Module):
 def lsk_resnet(
     depth: int,
     num_classes: int = 100,
+    width: float = 1.0,
     attn: bool = True,
     attn_position: AttnPosition = "pre_add",
     decompose: bool = True,
@@ -144,7 +145,8 @@ def lsk_resnet(
         return PreNormResidual(c, gate) if residual else gate
 
     return CifarResNet(
-        depth, basic_block_factory(factory if attn else None, attn_position), num_classes=num_classes
+        depth, basic_block_factory(factory if attn else None, attn_position), num_classes=num_classes,
+        widths=scaled_widths(width),
     )
 
 
