@@ -231,6 +231,7 @@ def hor_resnet(
     attn_position: AttnPosition = "pre_add",
     order: int = 3,
     kernel_size: int = 7,
+    layer_scale_init: float = 1e-6,
 ) -> CifarResNet:
     """CIFAR ResNet with a gnConv sub-block ``z + gamma * gnConv(LN(z))`` in every basic block.
 
@@ -242,14 +243,22 @@ def hor_resnet(
             (depth 20: 0.346M / 0.362M / 0.369M / 0.371M / 0.373M for orders 1..5).
         kernel_size: odd depthwise kernel of the gnConv (default 7, HorNet's); each channel of
             the ``q`` branches holds ``k^2`` weights.
+        layer_scale_init: initial ``gamma`` of the gnConv sub-block (HorNet: 1e-6; an ablation
+            switch, see the layer-scale evidence in the method page).
     """
     check_attn_position(attn_position)
     check_order(order)
     check_kernel_size(kernel_size)
-    factory = (lambda c: GnConvMixer(c, order, kernel_size)) if attn else None
-    return CifarResNet(
+    if isinstance(layer_scale_init, bool) or not isinstance(layer_scale_init, (int, float)) or layer_scale_init <= 0:
+        raise ValueError(f"layer_scale_init must be a positive float (HorNet: 1e-6), got {layer_scale_init!r}")
+    factory = (lambda c: GnConvMixer(c, order, kernel_size, float(layer_scale_init))) if attn else None
+    model = CifarResNet(
         depth, basic_block_factory(factory, attn_position), num_classes=num_classes, widths=scaled_widths(width)
     )
+    for m in model.modules():  # the grafted gnConvs start as in the official code (trunc normal .02)
+        if isinstance(m, GnConvMixer):
+            m.apply(HorNet._init_weights)
+    return model
 
 
 @register_model("hornet_tiny", family="full", method="HorNet")
