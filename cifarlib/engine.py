@@ -171,13 +171,33 @@ def autocast_context(device: torch.device, dtype: torch.dtype | None):
 # --------------------------------------------------------------------------- optimisation
 
 
+DECAYED_MODULES: tuple[type[nn.Module], ...] = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+
+
+def decayed_parameter_names(model: nn.Module) -> list[str]:
+    """Names of the parameters that get weight decay: the ``weight`` of conv and linear layers.
+
+    Selected by module type and name, not by shape: biases, norm affine parameters (BN, LN,
+    GroupNorm), layer scales / gammas (``(C,)`` or ``(C,1,1)``) and position tables (CoAtNet's
+    relative-position bias, any ``*pos*`` parameter) are never decayed, whatever their rank.
+    """
+    names = []
+    for module_name, module in model.named_modules():
+        if isinstance(module, DECAYED_MODULES) and isinstance(getattr(module, "weight", None), nn.Parameter):
+            if module.weight.requires_grad:
+                names.append(f"{module_name}.weight" if module_name else "weight")
+    return names
+
+
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Weight decay on weights of convs/linears only; none on biases, norms, scales, tables."""
+    """Two optimizer groups: ``weight_decay`` on conv/linear weights
+    (:func:`decayed_parameter_names`), none on biases, norms, layer scales and position tables."""
+    decayed = set(decayed_parameter_names(model))
     decay, no_decay = [], []
-    for p in model.parameters():
+    for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        (decay if p.ndim > 1 else no_decay).append(p)
+        (decay if name in decayed else no_decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 

@@ -21,6 +21,7 @@ def test_registry_lists_the_design_table() -> None:
     assert set(list_models("backbone")) == backbones
     assert set(list_models("graft")) == grafts
     assert set(list_models("full")) == full
+    assert set(list_models("iso")) == {f"{g}_iso" for g in grafts}
     assert len({model_entry(n).method for n in grafts}) == 10
 
 

@@ -1,4 +1,5 @@
-"""Models: the CIFAR ResNet backbone, ten grafted methods and ten full-size 32x32 networks.
+"""Models: the CIFAR ResNet backbone, ten grafted methods (as designed and iso-parameter) and ten
+full-size 32x32 networks.
 
 Importing this package registers every model; use :func:`create_model` and :func:`list_models`.
 Modules are imported in the order of the design table (ConvNeXt ... MLP-Mixer), which is the
@@ -20,5 +21,6 @@ from . import ghostnet  # noqa: F401,E402  7 GhostNet
 from . import hornet  # noqa: F401,E402  8 HorNet
 from . import resnest  # noqa: F401,E402  9 ResNeSt
 from . import mixer  # noqa: F401,E402  10 MLP-Mixer
+from . import iso  # noqa: F401,E402  iso-parameter grafts: <graft>_iso
 
 __all__ = ["create_model", "list_models", "model_entry", "register_graft", "register_model"]

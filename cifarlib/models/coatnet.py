@@ -47,7 +47,7 @@ import torch.nn.functional as F
 
 from .convnext import ConvMlp, LayerNorm2d
 from .registry import register_graft, register_model
-from .resnet import BlockFactory, CIFAR_WIDTHS, CifarResNet
+from .resnet import BlockFactory, CifarResNet, scaled_widths
 
 ATTN_STAGES: tuple[int, ...] = (0, 1, 2)
 
@@ -221,6 +221,7 @@ def _init_transformer(module: nn.Module) -> None:
 def coat_resnet(
     depth: int,
     num_classes: int = 100,
+    width: float = 1.0,
     attn: bool = True,
     attn_stages: int = 1,
     rel_pos: bool = True,
@@ -248,7 +249,7 @@ def coat_resnet(
         raise ValueError(f"heads must be None or a positive integer, got {heads!r}")
     if not isinstance(head_dim, int) or head_dim < 1:
         raise ValueError(f"head_dim must be a positive integer, got {head_dim!r}")
-    widths = CIFAR_WIDTHS
+    widths = scaled_widths(width)
     num_attn = attn_stages if attn else 0
     factories: list[BlockFactory] = []
     for i, width in enumerate(widths):
@@ -265,7 +266,7 @@ def coat_resnet(
             stage_head_dim = head_dim
         size = 32 // 2**i  # token map of stage i for 32x32 inputs
         factories.append(_transformer_factory((size, size), stage_head_dim, rel_pos))
-    model = CifarResNet(depth, factories, num_classes=num_classes)
+    model = CifarResNet(depth, factories, num_classes=num_classes, widths=widths)
     for m in model.modules():
         if isinstance(m, RelTransformerBlock):
             _init_transformer(m)

@@ -41,7 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .registry import register_graft, register_model
-from .resnet import BlockFactory, CifarResNet
+from .resnet import BlockFactory, CifarResNet, scaled_widths
 
 Norm = Literal["ln", "bn"]
 NORMS: tuple[str, ...] = ("ln", "bn")
@@ -162,6 +162,7 @@ def _init_convnext(module: nn.Module) -> None:
 def convnext_resnet(
     depth: int,
     num_classes: int = 100,
+    width: float = 1.0,
     kernel_size: int = 7,
     expansion: float = 4.0,
     layer_scale: float | None = 1e-6,
@@ -186,7 +187,7 @@ def convnext_resnet(
     def stage(in_channels: int, out_channels: int, num_blocks: int, stride: int, factory: BlockFactory) -> nn.Module:
         return convnext_stage(in_channels, out_channels, num_blocks, stride, factory, norm)
 
-    model = CifarResNet(depth, block, num_classes=num_classes, stage_builder=stage)
+    model = CifarResNet(depth, block, num_classes=num_classes, stage_builder=stage, widths=scaled_widths(width))
     _init_convnext(model.stages)
     return model
 

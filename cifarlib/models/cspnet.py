@@ -46,7 +46,7 @@ import torch
 import torch.nn as nn
 
 from .registry import register_graft, register_model
-from .resnet import BlockFactory, CifarResNet, StageBuilder, basic_block_factory
+from .resnet import BlockFactory, CifarResNet, scaled_widths, StageBuilder, basic_block_factory
 
 Fusion = Literal["last", "first", "both"]
 FUSIONS: tuple[str, ...] = ("last", "first", "both")
@@ -127,6 +127,7 @@ def csp_stage_builder(split_ratio: float = 0.5, fusion: Fusion = "last") -> Stag
 def csp_resnet(
     depth: int,
     num_classes: int = 100,
+    width: float = 1.0,
     split_ratio: float = 0.5,
     fusion: Fusion = "last",
 ) -> CifarResNet:
@@ -141,7 +142,9 @@ def csp_resnet(
             ``"first"`` (concatenate, then one transition over all channels) or ``"both"``.
     """
     stage = csp_stage_builder(split_ratio, fusion)
-    return CifarResNet(depth, basic_block_factory(), num_classes=num_classes, stage_builder=stage)
+    return CifarResNet(
+        depth, basic_block_factory(), num_classes=num_classes, stage_builder=stage, widths=scaled_widths(width)
+    )
 
 
 @register_model("cspresnet50", family="full", method="CSPNet")

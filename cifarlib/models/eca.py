@@ -27,7 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .registry import register_graft
-from .resnet import AttnPosition, CifarResNet, basic_block_factory
+from .resnet import AttnPosition, CifarResNet, scaled_widths, basic_block_factory
 
 
 def adaptive_kernel_size(channels: int, gamma: float = 2.0, b: float = 1.0) -> int:
@@ -59,10 +59,11 @@ class ECA(nn.Module):
         return x * w.to(x.dtype)
 
 
-@register_graft("eca_resnet{depth}", method="ECA-Net")
+@register_graft("eca_resnet{depth}", method="ECA-Net", reserved_depths=(50,))  # 50: ECA-ResNet-50
 def eca_resnet(
     depth: int,
     num_classes: int = 100,
+    width: float = 1.0,
     attn: bool = True,
     attn_position: AttnPosition = "pre_add",
     kernel_size: int | None = None,
@@ -75,4 +76,6 @@ def eca_resnet(
         kernel_size: ``None`` (adaptive, k=3 at widths 16-64) or a fixed odd kernel size.
     """
     factory = (lambda c: ECA(c, kernel_size)) if attn else None
-    return CifarResNet(depth, basic_block_factory(factory, attn_position), num_classes=num_classes)
+    return CifarResNet(
+        depth, basic_block_factory(factory, attn_position), num_classes=num_classes, widths=scaled_widths(width)
+    )

@@ -41,7 +41,7 @@ import torch
 import torch.nn as nn
 
 from .registry import register_graft, register_model
-from .resnet import CifarResNet, projection_shortcut
+from .resnet import CifarResNet, scaled_widths, projection_shortcut
 
 
 def _check_positive_int(name: str, value: int, odd: bool = False) -> None:
@@ -117,7 +117,9 @@ class GhostBasicBlock(nn.Module):
 
 
 @register_graft("ghost_resnet{depth}", method="GhostNet")
-def ghost_resnet(depth: int, num_classes: int = 100, ratio: int = 2, dw_kernel: int = 3) -> CifarResNet:
+def ghost_resnet(
+    depth: int, num_classes: int = 100, width: float = 1.0, ratio: int = 2, dw_kernel: int = 3
+) -> CifarResNet:
     """CIFAR ResNet whose 3x3 convs are Ghost modules.
 
     Args:
@@ -133,7 +135,7 @@ def ghost_resnet(depth: int, num_classes: int = 100, ratio: int = 2, dw_kernel: 
     def factory(in_channels: int, out_channels: int, stride: int) -> nn.Module:
         return GhostBasicBlock(in_channels, out_channels, stride, ratio, dw_kernel)
 
-    return CifarResNet(depth, factory, num_classes=num_classes)
+    return CifarResNet(depth, factory, num_classes=num_classes, widths=scaled_widths(width))
 
 
 @register_model("ghostnet_100", family="full", method="GhostNet")

@@ -54,7 +54,7 @@ import torch.nn as nn
 from timm.layers import DropPath, LayerNorm2d, trunc_normal_
 
 from .registry import register_graft, register_model
-from .resnet import AttnPosition, CifarResNet, basic_block_factory, check_attn_position
+from .resnet import AttnPosition, CifarResNet, scaled_widths, basic_block_factory, check_attn_position
 
 ORDERS: tuple[int, ...] = (1, 2, 3, 4, 5)
 GNCONV_SCALE = 1.0 / 3.0  # 1 / alpha in the paper, ``s`` in the official code
@@ -226,10 +226,12 @@ class HorNet(nn.Module):
 def hor_resnet(
     depth: int,
     num_classes: int = 100,
+    width: float = 1.0,
     attn: bool = True,
     attn_position: AttnPosition = "pre_add",
     order: int = 3,
     kernel_size: int = 7,
+    layer_scale_init: float = 1e-6,
 ) -> CifarResNet:
     """CIFAR ResNet with a gnConv sub-block ``z + gamma * gnConv(LN(z))`` in every basic block.
 
@@ -241,12 +243,22 @@ def hor_resnet(
             (depth 20: 0.346M / 0.362M / 0.369M / 0.371M / 0.373M for orders 1..5).
         kernel_size: odd depthwise kernel of the gnConv (default 7, HorNet's); each channel of
             the ``q`` branches holds ``k^2`` weights.
+        layer_scale_init: initial ``gamma`` of the gnConv sub-block (HorNet: 1e-6; an ablation
+            switch, see the layer-scale evidence in the method page).
     """
     check_attn_position(attn_position)
     check_order(order)
     check_kernel_size(kernel_size)
-    factory = (lambda c: GnConvMixer(c, order, kernel_size)) if attn else None
-    return CifarResNet(depth, basic_block_factory(factory, attn_position), num_classes=num_classes)
+    if isinstance(layer_scale_init, bool) or not isinstance(layer_scale_init, (int, float)) or layer_scale_init <= 0:
+        raise ValueError(f"layer_scale_init must be a positive float (HorNet: 1e-6), got {layer_scale_init!r}")
+    factory = (lambda c: GnConvMixer(c, order, kernel_size, float(layer_scale_init))) if attn else None
+    model = CifarResNet(
+        depth, basic_block_factory(factory, attn_position), num_classes=num_classes, widths=scaled_widths(width)
+    )
+    for m in model.modules():  # the grafted gnConvs start as in the official code (trunc normal .02)
+        if isinstance(m, GnConvMixer):
+            m.apply(HorNet._init_weights)
+    return model
 
 
 @register_model("hornet_tiny", family="full", method="HorNet")

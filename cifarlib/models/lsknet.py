@@ -51,8 +51,10 @@ import torch
 import torch.nn as nn
 
 from .registry import register_graft, register_model
-from .resnet import AttnPosition, CifarResNet, basic_block_factory
-from .van_stages import PreNormResidual, VanStyleNet, check_bool, fp32_under_cpu_autocast, patch_embed
+from .resnet import AttnPosition, CifarResNet, scaled_widths, basic_block_factory
+from .van_stages import (
+    PreNormResidual, VanStyleNet, check_bool, fp32_under_cpu_autocast, patch_embed, van_init,
+)
 
 RECEPTIVE_FIELD = 23
 """Receptive field of the large branch: 5 + (7 - 1) * 3 = 23 (decomposed) or one 23x23 kernel."""
@@ -116,6 +118,7 @@ class LSKAttention(nn.Module):
 def lsk_resnet(
     depth: int,
     num_classes: int = 100,
+    width: float = 1.0,
     attn: bool = True,
     attn_position: AttnPosition = "pre_add",
     decompose: bool = True,
@@ -143,9 +146,14 @@ def lsk_resnet(
         gate = LSKAttention(c, decompose, selection)
         return PreNormResidual(c, gate) if residual else gate
 
-    return CifarResNet(
-        depth, basic_block_factory(factory if attn else None, attn_position), num_classes=num_classes
+    model = CifarResNet(
+        depth, basic_block_factory(factory if attn else None, attn_position), num_classes=num_classes,
+        widths=scaled_widths(width),
     )
+    for m in model.modules():  # the grafted modules start as in the official code
+        if isinstance(m, LSKAttention):
+            m.apply(van_init)
+    return model
 
 
 @register_model("lsknet_t", family="full", method="LSKNet")

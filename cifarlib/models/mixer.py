@@ -42,7 +42,7 @@ from timm.layers import LayerNorm2d
 from timm.models.mlp_mixer import MlpMixer
 
 from .registry import register_graft, register_model
-from .resnet import CIFAR_WIDTHS, BasicBlock, CifarResNet, basic_block_factory
+from .resnet import BasicBlock, CifarResNet, basic_block_factory, scaled_widths
 
 
 def _check_expansion(name: str, value: float, dim: int) -> int:
@@ -120,6 +120,7 @@ def mixer_stage_factory(
 def mixer_resnet(
     depth: int,
     num_classes: int = 100,
+    width: float = 1.0,
     attn: bool = True,
     mixer_stages: int = 1,
     token_expansion: float = 0.5,
@@ -145,19 +146,20 @@ def mixer_resnet(
         raise ValueError(f"mixer_stages must be one of (1, 2, 3), got {mixer_stages!r}")
     if not isinstance(img_size, int) or img_size < 4 or img_size % 4 != 0:
         raise ValueError(f"img_size must be a positive multiple of 4, got {img_size!r}")
+    widths = scaled_widths(width)
     for name, value in (("token_expansion", token_expansion), ("channel_expansion", channel_expansion)):
-        _check_expansion(name, value, min(CIFAR_WIDTHS))
+        _check_expansion(name, value, min(widths))
     if not attn:
-        return CifarResNet(depth, basic_block_factory(), num_classes=num_classes)
-    first_mixer = len(CIFAR_WIDTHS) - mixer_stages
+        return CifarResNet(depth, basic_block_factory(), num_classes=num_classes, widths=widths)
+    first_mixer = len(widths) - mixer_stages
     factories = [
         mixer_stage_factory(img_size // 2**i, token_expansion, channel_expansion) if i >= first_mixer
         else basic_block_factory()
-        for i in range(len(CIFAR_WIDTHS))
+        for i in range(len(widths))
     ]
-    model = CifarResNet(depth, factories, num_classes=num_classes)
-    for i in range(first_mixer, len(CIFAR_WIDTHS)):
-        model.stages[i].append(LayerNorm2d(CIFAR_WIDTHS[i], eps=1e-6))
+    model = CifarResNet(depth, factories, num_classes=num_classes, widths=widths)
+    for i in range(first_mixer, len(widths)):
+        model.stages[i].append(LayerNorm2d(widths[i], eps=1e-6))
     return model
 
 

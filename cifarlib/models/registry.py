@@ -6,7 +6,13 @@ Two kinds of entries, following timm's habit of one decorator per builder:
 * graft families registered with :func:`register_graft`: a name template such as
   ``"eca_resnet{depth}"`` whose builder takes the backbone depth, so that any CIFAR depth
   ``6n+2`` works (``eca_resnet20``, ``eca_resnet56``, ``eca_resnet110``). Only the depth-20
-  member is listed by :func:`list_models`; the others are created on demand.
+  member is listed by :func:`list_models`; the others are created on demand;
+* iso-parameter grafts (family ``"iso"``, :mod:`.iso`): ``<graft>_iso`` is the depth-20 graft at
+  the width multiplier that brings its parameters within +-5 % of resnet20's.
+
+Names are unambiguous: registering a fixed model whose name a graft template also matches is an
+error unless the graft template *reserves* that depth (``eca_resnet{depth}`` reserves 50 for the
+full-size ECA-ResNet-50, so the depth-50 ECA graft has no name; use depth 44 or 56).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import torch.nn as nn
 
 ModelBuilder = Callable[..., nn.Module]
 
-FAMILIES = ("backbone", "graft", "full")
+FAMILIES = ("backbone", "graft", "iso", "full")
 
 
 @dataclass(frozen=True)
@@ -27,7 +33,7 @@ class ModelEntry:
     """Registry metadata for one listed model."""
 
     name: str
-    family: str  # "backbone", "graft" or "full"
+    family: str  # "backbone", "graft", "iso" or "full"
     method: str  # e.g. "ECA-Net"; "ResNet" for the backbone
     builder: ModelBuilder
     depth: int | None = None  # backbone depth for grafts, None otherwise
@@ -35,6 +41,16 @@ class ModelEntry:
 
 _MODELS: dict[str, ModelEntry] = {}
 _GRAFTS: dict[str, tuple[re.Pattern[str], str, ModelBuilder]] = {}
+_RESERVED: dict[str, tuple[int, ...]] = {}  # template -> depths owned by another model
+
+
+def _graft_clash(name: str) -> str | None:
+    """The graft template that also matches ``name`` at a depth it does not reserve, if any."""
+    for template, (pattern, _, _) in _GRAFTS.items():
+        match = pattern.match(name)
+        if match and int(match.group(1)) not in _RESERVED[template]:
+            return template
+    return None
 LISTED_GRAFT_DEPTH = 20
 
 
@@ -46,24 +62,37 @@ def register_model(name: str, family: str, method: str) -> Callable[[ModelBuilde
     def decorate(builder: ModelBuilder) -> ModelBuilder:
         if name in _MODELS:
             raise ValueError(f"model {name!r} is already registered")
+        clash = _graft_clash(name)
+        if clash is not None:
+            raise ValueError(
+                f"model name {name!r} is also matched by the graft template {clash!r}: rename it, "
+                f"or reserve that depth in the graft's register_graft(..., reserved_depths=...)"
+            )
         _MODELS[name] = ModelEntry(name, family, method, builder)
         return builder
 
     return decorate
 
 
-def register_graft(template: str, method: str) -> Callable[[ModelBuilder], ModelBuilder]:
+def register_graft(
+    template: str, method: str, reserved_depths: tuple[int, ...] = ()
+) -> Callable[[ModelBuilder], ModelBuilder]:
     """Decorator registering ``builder(depth, num_classes=..., **kw)`` for every CIFAR depth.
 
     ``template`` must contain ``{depth}``, e.g. ``"eca_resnet{depth}"``; the depth-20 member is
-    listed, any other depth ``6n+2`` can be created by name.
+    listed, any other depth ``6n+2`` can be created by name, except ``reserved_depths``, whose
+    names belong to another (full-size) model.
     """
     if "{depth}" not in template:
         raise ValueError(f"graft template {template!r} needs a '{{depth}}' field")
     pattern = re.compile("^" + re.escape(template).replace(r"\{depth\}", r"(\d+)") + "$")
 
     def decorate(builder: ModelBuilder) -> ModelBuilder:
+        taken = [n for n in _MODELS if pattern.match(n) and int(pattern.match(n).group(1)) not in reserved_depths]
+        if taken:
+            raise ValueError(f"graft template {template!r} matches the registered model(s) {taken}")
         _GRAFTS[template] = (pattern, method, builder)
+        _RESERVED[template] = tuple(reserved_depths)
         name = template.format(depth=LISTED_GRAFT_DEPTH)
         _MODELS[name] = ModelEntry(
             name, "graft", method,
@@ -93,8 +122,10 @@ def model_entry(name: str) -> ModelEntry:
     _ensure_loaded()
     if name in _MODELS:
         return _MODELS[name]
-    for pattern, method, builder in _GRAFTS.values():
+    for template, (pattern, method, builder) in _GRAFTS.items():
         match = pattern.match(name)
+        if match and int(match.group(1)) in _RESERVED[template]:
+            raise KeyError(f"{name!r} is not the {method} graft: that name is reserved")
         if match:
             depth = int(match.group(1))
             return ModelEntry(name, "graft", method, lambda **kw: builder(depth, **kw), depth)

@@ -46,7 +46,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .registry import register_graft, register_model
-from .resnet import CIFAR_WIDTHS, CifarResNet, projection_shortcut
+from .resnet import CifarResNet, scaled_widths, projection_shortcut
 
 
 def attention_channels(channels: int, radix: int, cardinality: int = 1) -> int:
@@ -170,6 +170,7 @@ def _check_positive_int(name: str, value: object) -> int:
 def resnest(
     depth: int,
     num_classes: int = 100,
+    width: float = 1.0,
     attn: bool = True,
     radix: int = 2,
     cardinality: int = 1,
@@ -190,7 +191,8 @@ def resnest(
     radix = _check_positive_int("radix", radix)
     cardinality = _check_positive_int("cardinality", cardinality)
     groups = radix * cardinality if attn else cardinality
-    narrowest = min(CIFAR_WIDTHS)
+    widths = scaled_widths(width)
+    narrowest = min(widths)
     if narrowest % groups:
         what = "radix * cardinality" if attn else "cardinality"
         allowed = [g for g in range(1, narrowest + 1) if narrowest % g == 0]
@@ -202,7 +204,7 @@ def resnest(
     def factory(in_channels: int, out_channels: int, stride: int) -> nn.Module:
         return SplitAttnBasicBlock(in_channels, out_channels, stride, radix, cardinality, attn)
 
-    return CifarResNet(depth, factory, num_classes=num_classes)
+    return CifarResNet(depth, factory, num_classes=num_classes, widths=widths)
 
 
 @register_model("resnest50d", family="full", method="ResNeSt")

@@ -41,6 +41,19 @@ AttnPosition = Literal["pre_add", "post_add"]
 ATTN_POSITIONS: tuple[str, ...] = ("pre_add", "post_add")
 
 CIFAR_WIDTHS: tuple[int, int, int] = (16, 32, 64)
+WIDTH_DIVISOR = 4
+
+
+def scaled_widths(width: float = 1.0) -> tuple[int, int, int]:
+    """Stage widths ``16w/32w/64w`` each rounded to a multiple of :data:`WIDTH_DIVISOR` (min 4).
+
+    ``width`` is the width multiplier of the backbone and of every graft (1.0: the paper's
+    16/32/64); the iso-parameter grafts of :mod:`.iso` use it to match resnet20's size.
+    """
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width <= 8:
+        raise ValueError(f"width multiplier must be a number in (0, 8], got {width!r}")
+    d = WIDTH_DIVISOR
+    return tuple(max(d, int(round(base * width / d)) * d) for base in CIFAR_WIDTHS)  # type: ignore[return-value]
 
 
 def blocks_per_stage(depth: int) -> int:
@@ -180,23 +193,23 @@ class CifarResNet(nn.Module):
         return self.fc(torch.flatten(self.pool(self.forward_features(x)), 1))
 
 
-def _make_resnet(depth: int, num_classes: int = 100) -> CifarResNet:
-    return CifarResNet(depth, basic_block_factory(), num_classes=num_classes)
+def _make_resnet(depth: int, num_classes: int = 100, width: float = 1.0) -> CifarResNet:
+    return CifarResNet(depth, basic_block_factory(), num_classes=num_classes, widths=scaled_widths(width))
 
 
 @register_model("resnet20", family="backbone", method="ResNet")
-def resnet20(num_classes: int = 100) -> CifarResNet:
+def resnet20(num_classes: int = 100, width: float = 1.0) -> CifarResNet:
     """ResNet-20 (n=3), ~0.28M parameters at 100 classes."""
-    return _make_resnet(20, num_classes)
+    return _make_resnet(20, num_classes, width)
 
 
 @register_model("resnet32", family="backbone", method="ResNet")
-def resnet32(num_classes: int = 100) -> CifarResNet:
+def resnet32(num_classes: int = 100, width: float = 1.0) -> CifarResNet:
     """ResNet-32 (n=5), ~0.47M parameters at 100 classes."""
-    return _make_resnet(32, num_classes)
+    return _make_resnet(32, num_classes, width)
 
 
 @register_model("resnet56", family="backbone", method="ResNet")
-def resnet56(num_classes: int = 100) -> CifarResNet:
+def resnet56(num_classes: int = 100, width: float = 1.0) -> CifarResNet:
     """ResNet-56 (n=9), ~0.86M parameters at 100 classes."""
-    return _make_resnet(56, num_classes)
+    return _make_resnet(56, num_classes, width)

@@ -44,6 +44,25 @@ def check_bool(name: str, value: object) -> bool:
     return value
 
 
+def van_init(m: nn.Module) -> None:
+    """The official VAN/MSCAN/LSKNet init (``m.apply(van_init)``): He-normal with the fan-out per
+    group for convs, ``std = sqrt(2 / fan_out)``, ``fan_out = k_h k_w C_out / groups``, so a
+    depthwise 5x5 at any width starts at std sqrt(2/25) = 0.283; truncated normal (std 0.02) for
+    linear layers; zero biases; unit norms."""
+    if isinstance(m, nn.Conv2d):
+        fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
+        nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan_out))
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.Linear):
+        trunc_normal_(m.weight, std=0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, (nn.BatchNorm2d, nn.LayerNorm)):
+        nn.init.ones_(m.weight)
+        nn.init.zeros_(m.bias)
+
+
 def patch_embed(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 2) -> nn.Sequential:
     """Overlapping patch embedding: ``kernel_size`` conv with ``stride`` (padding k//2), then BN."""
     return nn.Sequential(
@@ -205,20 +224,7 @@ class VanStyleNet(nn.Module):
 
     @staticmethod
     def _init_weights(m: nn.Module) -> None:
-        """The official VAN/MSCAN/LSKNet init: He-normal with fan-out per group for convs,
-        truncated normal (std 0.02) for linear layers, unit norms."""
-        if isinstance(m, nn.Conv2d):
-            fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
-            nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan_out))
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm2d, nn.LayerNorm)):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+        van_init(m)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.stages(x)
