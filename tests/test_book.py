@@ -89,6 +89,8 @@ def test_chinese_search_index_is_segmented(html: Path) -> None:
     assert "注意力" in terms  # jieba segments Chinese into words, so a word is a search term
     assert not any(len(term) > 20 for term in terms if "\u4e00" <= term[:1] <= "\u9fff")
     assert "language" in (html / "search.html").read_text()
+    for phrase in ("通道注意力", "参数量", "随机种子"):  # the search box looks a query up as one term
+        assert phrase in terms, f"search for {phrase} finds nothing"
 
 
 def test_bibliography_is_rendered(html: Path) -> None:
@@ -102,3 +104,11 @@ def test_no_missing_glyphs_or_errors_in_pages(html: Path) -> None:
         text = page.read_text()
         assert "missing from font" not in text, f"{page.name}: a figure lacks CJK glyphs"
         assert "Traceback (most recent call last)" not in text, f"{page.name}: a cell failed"
+
+
+def test_no_spaces_from_wrapped_chinese_lines(html: Path) -> None:
+    broken = re.compile(r"[\u4e00-\u9fff，。；：、]\n[\u4e00-\u9fff]")
+    for page in list(html.glob("*.html")) + list((html / "methods").glob("*.html")):
+        body = re.sub(r"<(pre|script|style)\b.*?</\1>", "", page.read_text(), flags=re.S)
+        paragraphs = " ".join(re.findall(r"<p>(.*?)</p>", body, flags=re.S))
+        assert not broken.search(paragraphs), f"{page.name}: a wrapped line leaves a space inside a sentence"
