@@ -124,14 +124,76 @@ def accuracy_vs_cost(runs: pd.DataFrame, cost: str = "params_m", hue: str = "met
               "train_images_per_s": "训练吞吐 (图像/秒)"}
     agg = runs.groupby(["model", hue], as_index=False).agg(
         top1=("test_top1", "mean"), sd=("test_top1", "std"), cost=(cost, "mean"))
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    sns.scatterplot(data=agg, x="cost", y="top1", hue=hue, s=70, ax=ax)
+    fig, ax = plt.subplots(figsize=(7.2, 4.8))
+    palette = sns.color_palette("tab20" if agg[hue].nunique() > 10 else "tab10", agg[hue].nunique())
+    sns.scatterplot(data=agg, x="cost", y="top1", hue=hue, s=70, ax=ax, palette=palette)
     ax.errorbar(agg["cost"], agg["top1"], yerr=agg["sd"].fillna(0), fmt="none",
                 ecolor="#7f8c8d", capsize=3, linewidth=1)
-    for _, row in agg.iterrows():
-        ax.annotate(row["model"], (row["cost"], row["top1"]), textcoords="offset points",
-                    xytext=(4, 4), fontsize=8)
+    ax.ticklabel_format(useOffset=False, style="plain")  # no "1e-5+2.724e-1" axes
     ax.set(xlabel=labels.get(cost, cost), ylabel="测试集 top-1 (%)")
-    ax.legend(fontsize=8, title=None)
+    ax.legend(fontsize=8, title=None, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
+    _repel_labels(ax, list(agg["cost"]), list(agg["top1"]), list(agg["model"]))
+    return fig
+
+
+def _repel_labels(ax: plt.Axes, xs: list[float], ys: list[float], texts: list[str],
+                  steps: int = 200) -> None:
+    """Annotate points with labels pushed apart until their boxes no longer overlap.
+
+    A simple repel: labels start just right of their points; each step, every pair of
+    overlapping boxes (display coordinates) is pushed apart vertically by half the overlap.
+    A thin line joins a label that moved to its point.
+    """
+    fig = ax.figure
+    fig.canvas.draw()
+    offsets = [[6.0, 4.0] for _ in texts]  # points
+    annotations = [ax.annotate(t, (x, y), textcoords="offset points", xytext=tuple(o), fontsize=8)
+                   for t, x, y, o in zip(texts, xs, ys, offsets)]
+    renderer = fig.canvas.get_renderer()
+    scale = fig.dpi / 72  # pixels per point
+    for _ in range(steps):
+        boxes = [a.get_window_extent(renderer) for a in annotations]
+        moved = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                dx = min(a.x1, b.x1) - max(a.x0, b.x0)
+                dy = min(a.y1, b.y1) - max(a.y0, b.y0)
+                if dx > 0 and dy > 0:
+                    push = (dy / 2 + 1) / scale
+                    upper, lower = (i, j) if a.y0 + a.y1 >= b.y0 + b.y1 else (j, i)
+                    offsets[upper][1] += push
+                    offsets[lower][1] -= push
+                    moved = True
+        for ann, off in zip(annotations, offsets):
+            ann.set_position(tuple(off))
+        if not moved:
+            break
+    for ann, off in zip(annotations, offsets):
+        if abs(off[1] - 4.0) > 6:  # moved far from its point: join them with a thin line
+            ax.annotate("", xy=ann.xy, xytext=tuple(off), textcoords="offset points",
+                        arrowprops={"arrowstyle": "-", "color": "#999999", "linewidth": 0.6})
+
+
+def forest_plot(comparison: pd.DataFrame, reference: str, label: str = "model") -> Figure:
+    """Paired top-1 differences to ``reference`` with their 95 % intervals, one row per model.
+
+    ``comparison`` is :func:`cifarlib.report.comparison_table`'s output. Intervals that exclude
+    0 are drawn solid, those crossing 0 hollow; a dashed line marks no difference. Rows without
+    an interval (one seed) show only the point.
+    """
+    rows = comparison.sort_values("diff", ignore_index=True)
+    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(rows) + 1.2))
+    for y, row in rows.iterrows():
+        has_ci = pd.notna(row["ci_low"]) and pd.notna(row["ci_high"])
+        colour = "#1f77b4" if row["significant"] else "#7f7f7f"
+        if has_ci:
+            ax.plot([row["ci_low"], row["ci_high"]], [y, y], color=colour, linewidth=2)
+        ax.plot(row["diff"], y, "o", color=colour, markerfacecolor=colour if row["significant"] else "white")
+    ax.axvline(0.0, color="black", linestyle="--", linewidth=1)
+    ax.set_yticks(range(len(rows)), rows[label].astype(str))
+    ax.set_xlabel(f"与 {reference} 的 top-1 之差（百分点，95% 置信区间）")
+    ax.ticklabel_format(axis="x", useOffset=False, style="plain")
     fig.tight_layout()
     return fig

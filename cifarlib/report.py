@@ -64,9 +64,43 @@ CHINESE_COLUMNS = {
     "epochs": "轮数", "top1": "top-1 (%)", "top1_sd": "top-1 标准差", "top5": "top-5 (%)",
     "params_m": "参数量 (M)", "gflops": "GFLOPs", "train_images_per_s": "训练吞吐 (图/秒)",
     "wall_time_min": "用时 (分钟)", "images_per_s": "推理吞吐 (图/秒)",
+    "diff": "与基线之差 (点)", "ci_low": "95% CI 下限", "ci_high": "95% CI 上限", "pairs": "配对种子数",
+    "significant": "显著", "verdict": "结论",
 }
 
 
 def chinese_columns(table: pd.DataFrame) -> pd.DataFrame:
     """Rename known columns to their Chinese headers."""
     return table.rename(columns=CHINESE_COLUMNS)
+
+
+def comparison_table(runs: pd.DataFrame, reference: str = "resnet20",
+                     reference_variant: str | None = None) -> pd.DataFrame:
+    """Each (model, variant) against ``reference`` as a paired-by-seed top-1 difference with a 95 % CI.
+
+    ``runs`` should hold one data set and one experiment (one budget). Columns: ``model``,
+    ``variant``, ``diff`` (points), ``ci_low``, ``ci_high``, ``pairs`` (shared seeds),
+    ``significant`` (the interval excludes 0) and ``verdict`` (Chinese). An empty table is
+    returned when the reference has no runs, so a chapter can say so instead of inventing one.
+    """
+    from .stats import paired_difference, significant, verdict
+
+    columns = ["model", "variant", "diff", "ci_low", "ci_high", "pairs", "significant", "verdict"]
+    ref = runs[runs["model"] == reference]
+    if reference_variant is not None:
+        ref = ref[ref["variant"] == reference_variant]
+    if ref.empty:
+        return pd.DataFrame(columns=columns)
+    ref_by_seed = dict(zip(ref["seed"], ref["test_top1"]))
+    rows = []
+    for (model, variant), group in runs.groupby(["model", "variant"], sort=False):
+        if model == reference and (reference_variant is None or variant == reference_variant):
+            continue
+        if not set(group["seed"]) & set(ref_by_seed):
+            continue
+        interval = paired_difference(dict(zip(group["seed"], group["test_top1"])), ref_by_seed)
+        rows.append({"model": model, "variant": variant, "diff": interval.estimate,
+                     "ci_low": interval.low, "ci_high": interval.high, "pairs": interval.n,
+                     "significant": significant(interval), "verdict": verdict(interval)})
+    table = pd.DataFrame(rows, columns=columns)
+    return table.sort_values("diff", ascending=False, ignore_index=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,15 +17,47 @@ REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
+def _copy_repo(dest: Path) -> Path:
+    """Copy the tracked files (as a user's clone would have them) to ``dest``, links kept as links."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True,
+                           check=True).stdout.split("\0")
+    for name in filter(None, files):
+        src, dst = REPO / name, dest / name
+        if not src.exists() and not src.is_symlink():
+            continue  # deleted in the work tree but not yet committed
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst, follow_symlinks=False)
+    return dest
+
+
 @pytest.fixture(scope="module")
-def html(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("book")
+def build(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Build the book from a copy of the repository at another path, with a clock on it."""
+    repo = _copy_repo(tmp_path_factory.mktemp("clone") / "repo")
     jb = Path(sys.executable).with_name("jupyter-book")
-    proc = subprocess.run([str(jb), "build", "book/", "--path-output", str(out), "-W", "-n", "--keep-going"],
-                          cwd=REPO, capture_output=True, text=True, timeout=1500,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo)}
+    env.pop("CIFARLIB_OFFLINE_ZIP", None)  # a user's machine has no data: nothing may train
+    start = time.perf_counter()
+    proc = subprocess.run([str(jb), "build", "book/", "-W", "-n", "--keep-going"],
+                          cwd=repo, capture_output=True, text=True, timeout=1500, env=env)
+    seconds = time.perf_counter() - start
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
-    return out / "_build" / "html"
+    return {"repo": repo, "html": repo / "book" / "_build" / "html", "log": proc.stdout + proc.stderr,
+            "seconds": seconds}
+
+
+@pytest.fixture(scope="module")
+def html(build: dict) -> Path:
+    return build["html"]
+
+
+def test_run_notebooks_are_not_executed(build: dict) -> None:
+    runs = sorted((build["repo"] / "book" / "runs").rglob("*.ipynb"))
+    excluded = build["log"].count("Excluded from execution by pattern")
+    assert excluded >= len(runs), f"only {excluded} of {len(runs)} run notebooks excluded from execution"
+    # the clock: a build that trains takes minutes per run page, one that does not takes seconds
+    per_run = build["seconds"] / max(len(runs), 1)
+    assert per_run < 60, f"{build['seconds']:.0f} s for {len(runs)} run pages: the build is training"
 
 
 def test_every_toc_page_is_rendered(html: Path) -> None:
@@ -55,6 +89,8 @@ def test_chinese_search_index_is_segmented(html: Path) -> None:
     assert "注意力" in terms  # jieba segments Chinese into words, so a word is a search term
     assert not any(len(term) > 20 for term in terms if "\u4e00" <= term[:1] <= "\u9fff")
     assert "language" in (html / "search.html").read_text()
+    for phrase in ("通道注意力", "参数量", "随机种子"):  # the search box looks a query up as one term
+        assert phrase in terms, f"search for {phrase} finds nothing"
 
 
 def test_bibliography_is_rendered(html: Path) -> None:
@@ -68,3 +104,11 @@ def test_no_missing_glyphs_or_errors_in_pages(html: Path) -> None:
         text = page.read_text()
         assert "missing from font" not in text, f"{page.name}: a figure lacks CJK glyphs"
         assert "Traceback (most recent call last)" not in text, f"{page.name}: a cell failed"
+
+
+def test_no_spaces_from_wrapped_chinese_lines(html: Path) -> None:
+    broken = re.compile(r"[\u4e00-\u9fff，。；：、]\n[\u4e00-\u9fff]")
+    for page in list(html.glob("*.html")) + list((html / "methods").glob("*.html")):
+        body = re.sub(r"<(pre|script|style)\b.*?</\1>", "", page.read_text(), flags=re.S)
+        paragraphs = " ".join(re.findall(r"<p>(.*?)</p>", body, flags=re.S))
+        assert not broken.search(paragraphs), f"{page.name}: a wrapped line leaves a space inside a sentence"

@@ -63,3 +63,35 @@ def test_result_figures_render() -> None:
     fig = accuracy_vs_cost(runs, "params_m")
     _render_without_warnings(fig)
     assert fig.axes[0].get_xlabel() == "参数量 (M)"
+
+
+def _crowded_runs() -> pd.DataFrame:
+    rows = [dict(model=f"m{i}_resnet20", method=f"M{i}", params_m=0.28 + 0.0001 * i, gflops=0.08,
+                 test_top1=80.0 + 0.01 * i) for i in range(11)]
+    return pd.DataFrame(rows)
+
+
+def test_accuracy_vs_cost_labels_do_not_overlap_and_colours_differ() -> None:
+    fig = accuracy_vs_cost(_crowded_runs(), cost="params_m")
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    labels = [t for t in ax.texts if t.get_text()]
+    assert len(labels) == 11
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), "two point labels overlap"
+    colours = {tuple(c) for c in ax.collections[0].get_facecolors().round(3).tolist()}
+    assert len(colours) == 11
+    assert ax.xaxis.get_major_formatter().get_offset() == ""  # no "1e-5+..." offset notation
+
+
+def test_forest_plot_marks_zero_and_every_model() -> None:
+    from cifarlib.plots import forest_plot
+
+    table = pd.DataFrame({"model": ["a", "b"], "diff": [0.5, -0.2], "ci_low": [0.1, float("nan")],
+                          "ci_high": [0.9, float("nan")], "significant": [True, False]})
+    fig = forest_plot(table, reference="resnet20")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["b", "a"]
+    assert "resnet20" in ax.get_xlabel()

@@ -1,0 +1,160 @@
+"""Open every page of the built book in headless Chromium, fail on visible problems, save screenshots.
+
+Usage (from the repository root)::
+
+    python tools/check_book.py            # build the book first (jupyter-book, warnings are errors)
+    python tools/check_book.py --no-build # check an existing book/_build/html
+    python tools/check_book.py --shots /tmp/book_shots
+
+Needs Debian's Chromium and a CJK font (as root: apt-get install -y chromium fonts-noto-cjk).
+A page fails when an <img> did not load, a traceback or a Python warning is visible, or TeX
+math was left unrendered (raw ``$...$`` / ``\\(`` in the visible text, or MathJax error nodes).
+Screenshots are written outside the repository (default: a folder under the system temp dir).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from functools import partial
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CHECK_JS = r"""
+(() => {
+  const problems = [];
+  for (const img of document.images) {
+    if (!img.complete || img.naturalWidth === 0) problems.push('missing image: ' + img.getAttribute('src'));
+  }
+  const text = document.querySelector('main') ? document.querySelector('main').innerText : document.body.innerText;
+  if (/Traceback \(most recent call last\)/.test(text)) problems.push('visible traceback');
+  const warn = text.match(/\w+Warning: .{0,80}/);
+  if (warn) problems.push('visible warning: ' + warn[0]);
+  if (document.querySelector('mjx-merror, .MathJax_Error')) problems.push('MathJax error');
+  const raw = text.match(/(\$\$?[^$\n]{1,40}\\[a-zA-Z]+[^$\n]*\$|\\\(|\\\[)/);
+  if (raw) problems.push('unrendered math: ' + raw[0].slice(0, 60));
+  return problems;
+})()
+"""
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    raise SystemExit("no Chromium found: as root run apt-get update && apt-get install -y chromium fonts-noto-cjk")
+
+
+def build() -> None:
+    jb = Path(sys.executable).with_name("jupyter-book")
+    subprocess.run([str(jb), "build", "book/", "-W", "-n", "--keep-going"], cwd=REPO, check=True)
+
+
+def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def check_pages(html: Path, shots: Path) -> dict[str, list[str]]:
+    """Return {page: problems} for every HTML page; save a full-page PNG of each into ``shots``."""
+    from playwright.sync_api import sync_playwright  # optional; falls back to the CLI below
+
+    server, base = serve(html)
+    results: dict[str, list[str]] = {}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            for file in sorted(html.rglob("*.html")):
+                rel = file.relative_to(html).as_posix()
+                if rel.startswith(("_", "genindex", "search")):
+                    continue
+                page.goto(f"{base}/{rel}", wait_until="networkidle")
+                page.wait_for_timeout(500)  # MathJax typesets after load
+                results[rel] = page.evaluate(CHECK_JS)
+                page.screenshot(path=str(shots / (rel.replace("/", "__") + ".png")), full_page=True)
+            browser.close()
+    finally:
+        server.shutdown()
+    return results
+
+
+def check_pages_cli(html: Path, shots: Path) -> dict[str, list[str]]:
+    """Without Playwright: Chromium's --dump-dom for checks and --screenshot for a tall PNG."""
+    server, base = serve(html)
+    results: dict[str, list[str]] = {}
+    exe = chromium()
+    try:
+        for file in sorted(html.rglob("*.html")):
+            rel = file.relative_to(html).as_posix()
+            if rel.startswith(("_", "genindex", "search")):
+                continue
+            url = f"{base}/{rel}"
+            common = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                      "--virtual-time-budget=8000"]
+            dom = subprocess.run(common + ["--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+            results[rel] = problems_in_dom(dom, html, file)
+            subprocess.run(common + [f"--screenshot={shots / (rel.replace('/', '__') + '.png')}",
+                                     "--window-size=1280,4000", url], capture_output=True, timeout=120)
+    finally:
+        server.shutdown()
+    return results
+
+
+def problems_in_dom(dom: str, html: Path, file: Path) -> list[str]:
+    """The checks of CHECK_JS on a dumped DOM: images must exist on disk, no tracebacks/warnings/raw math."""
+    problems = []
+    for src in re.findall(r"<img[^>]+src=\"([^\"]+)\"", dom):
+        if src.startswith(("http:", "https:", "data:")):
+            continue
+        if not (file.parent / src.split("#")[0].split("?")[0]).resolve().exists():
+            problems.append(f"missing image: {src}")
+    visible = re.sub(r"<(script|style|mjx-assistive-mml)\b.*?</\1>", "", dom, flags=re.S)
+    visible = re.sub(r"<[^>]+>", "", visible)
+    if "Traceback (most recent call last)" in visible:
+        problems.append("visible traceback")
+    if warn := re.search(r"\w+Warning: .{0,80}", visible):
+        problems.append("visible warning: " + warn.group(0))
+    if "mjx-merror" in dom or "MathJax_Error" in dom:
+        problems.append("MathJax error")
+    if raw := re.search(r"\\\(|\\\[|\$\$?[^$\n]{0,40}\\[a-zA-Z]+[^$\n]*\$", visible):
+        problems.append("unrendered math: " + raw.group(0)[:60])
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-build", action="store_true", help="check the existing build")
+    parser.add_argument("--html", type=Path, default=REPO / "book" / "_build" / "html")
+    parser.add_argument("--shots", type=Path, default=Path(tempfile.gettempdir()) / "book_shots")
+    args = parser.parse_args(argv)
+    if args.shots.resolve().is_relative_to(REPO):
+        raise SystemExit(f"--shots {args.shots} is inside the repository; choose a folder outside it")
+    if not args.no_build:
+        build()
+    if not (args.html / "index.html").exists() and not (args.html / "intro.html").exists():
+        raise SystemExit(f"no built book at {args.html}: run without --no-build")
+    args.shots.mkdir(parents=True, exist_ok=True)
+    try:
+        results = check_pages(args.html, args.shots)
+    except ImportError:
+        results = check_pages_cli(args.html, args.shots)
+    failed = {page: probs for page, probs in results.items() if probs}
+    for page, probs in failed.items():
+        for problem in probs:
+            print(f"{page}: {problem}")
+    print(f"{len(results)} pages checked, {len(failed)} with problems; screenshots in {args.shots}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
