@@ -9,7 +9,7 @@ import nbclient
 import nbformat
 import pytest
 
-from tests.multiseed import fabricate_results
+from multiseed import fabricate_results  # tests/multiseed.py (pytest puts tests/ on sys.path)
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow

@@ -23,3 +23,16 @@ def test_break_next_to_latin_stays_a_space() -> None:
 def test_straight_quotes_around_chinese_become_chinese_quotes() -> None:
     assert cjk_text.fix_text('称为"挤压"操作') == "称为“挤压”操作"
     assert cjk_text.fix_text('key "value"') == 'key "value"'
+
+
+def test_soft_break_node_between_chinese_is_dropped() -> None:
+    from docutils import nodes
+
+    para = nodes.paragraph()
+    for child in (nodes.Text("相乘，"), nodes.Text("\n"), nodes.Text("是一种"), nodes.Text("\n"),
+                  nodes.strong(text="ResNet")):
+        para += child
+    section = nodes.section()
+    section += para
+    cjk_text.on_doctree_read(None, section)
+    assert para.astext() == "相乘，是一种\nResNet"

@@ -13,7 +13,7 @@ from cifarlib.report import comparison_table, summary_table
 from cifarlib.results import load_runs
 from cifarlib.stats import (Interval, bootstrap_difference, mean_sd, paired_difference, significant,
                             t_quantile, verdict)
-from tests.multiseed import fabricate_results
+from multiseed import fabricate_results  # tests/multiseed.py (pytest puts tests/ on sys.path)
 
 
 @pytest.mark.parametrize("df, expected", [(1, 12.7062), (2, 4.3027), (4, 2.7764), (10, 2.2281), (30, 2.0423)])

@@ -34,9 +34,22 @@ def _in_skipped(node: nodes.Node) -> bool:
     return False
 
 
+def _is_cjk(char: str) -> bool:
+    return bool(char) and re.fullmatch(CJK, char) is not None
+
+
 def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     for text in list(doctree.findall(nodes.Text)):
         if text.parent is None or _in_skipped(text):
+            continue
+        if not str(text).strip() and "\n" in str(text):
+            # MyST gives a soft line break its own Text node: drop it between two Chinese characters
+            siblings = text.parent.children
+            i = next(k for k, child in enumerate(siblings) if child is text)  # Text == compares strings
+            prev = siblings[i - 1] if i > 0 else None
+            nxt = siblings[i + 1] if i + 1 < len(siblings) else None
+            if prev is not None and nxt is not None and _is_cjk(prev.astext()[-1:]) and _is_cjk(nxt.astext()[:1]):
+                text.parent.remove(text)
             continue
         fixed = fix_text(str(text))
         if fixed != str(text):

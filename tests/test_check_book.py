@@ -1,0 +1,28 @@
+"""tools/check_book.py's page checks, on hand-made DOMs (no browser needed)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("check_book", REPO / "tools" / "check_book.py")
+check_book = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(check_book)
+
+
+def test_clean_page_passes(tmp_path: Path) -> None:
+    (tmp_path / "_images").mkdir()
+    (tmp_path / "_images" / "a.png").write_bytes(b"png")
+    page = tmp_path / "p.html"
+    dom = '<main><p>准确率 83%</p><img src="_images/a.png"><mjx-container>x</mjx-container></main>'
+    assert check_book.problems_in_dom(dom, tmp_path, page) == []
+
+
+def test_missing_image_traceback_warning_and_raw_math_fail(tmp_path: Path) -> None:
+    page = tmp_path / "p.html"
+    dom = ('<main><img src="_images/gone.png"><pre>Traceback (most recent call last):</pre>'
+           '<p>TqdmWarning: IProgress not found</p><p>$\\frac{a}{b}$</p><span class="mjx-merror">e</span></main>')
+    problems = check_book.problems_in_dom(dom, tmp_path, page)
+    kinds = {p.split(":")[0] for p in problems}
+    assert kinds == {"missing image", "visible traceback", "visible warning", "unrendered math", "MathJax error"}
