@@ -44,3 +44,14 @@ def test_book_config_is_the_top_level_one() -> None:
         assert link.is_symlink() and link.resolve() == (REPO / name).resolve()
     config = yaml.safe_load((REPO / "_config.yml").read_text())
     assert config["sphinx"]["config"]["html_search_language"] == "zh"
+
+
+def test_no_committed_record_or_run_notebook_holds_an_absolute_machine_path() -> None:
+    import re
+    import subprocess
+
+    pattern = re.compile(r"[\"'](?:/home|/work|/root|/Users|/tmp|[A-Z]:\\\\)[/\\\\]")
+    tracked = subprocess.run(["git", "ls-files", "results", "book/runs", "notebooks"], cwd=REPO, text=True,
+                             capture_output=True, check=True).stdout.split()
+    offenders = [p for p in tracked if p.endswith((".json", ".ipynb")) and pattern.search((REPO / p).read_text())]
+    assert not offenders, f"absolute machine paths in {offenders[:5]}"
