@@ -51,9 +51,9 @@ import torch
 import torch.nn as nn
 
 from .registry import register_graft, register_model
-from .resnet import AttnPosition, CifarResNet, scaled_widths, basic_block_factory
+from .resnet import AttnPosition, CifarResNet
 from .van_stages import (
-    PreNormResidual, VanStyleNet, check_bool, fp32_under_cpu_autocast, patch_embed, van_init,
+    PreNormResidual, VanStyleNet, check_bool, fp32_under_cpu_autocast, patch_embed, van_graft,
 )
 
 RECEPTIVE_FIELD = 23
@@ -146,14 +146,7 @@ def lsk_resnet(
         gate = LSKAttention(c, decompose, selection)
         return PreNormResidual(c, gate) if residual else gate
 
-    model = CifarResNet(
-        depth, basic_block_factory(factory if attn else None, attn_position), num_classes=num_classes,
-        widths=scaled_widths(width),
-    )
-    for m in model.modules():  # the grafted modules start as in the official code
-        if isinstance(m, LSKAttention):
-            m.apply(van_init)
-    return model
+    return van_graft(depth, LSKAttention, factory, attn, attn_position, num_classes, width)
 
 
 @register_model("lsknet_t", family="full", method="LSKNet")

@@ -50,8 +50,8 @@ import torch
 import torch.nn as nn
 
 from .registry import register_graft, register_model
-from .resnet import AttnPosition, CifarResNet, scaled_widths, basic_block_factory
-from .van_stages import PreNormResidual, VanStyleNet, check_bool, fp32_under_cpu_autocast, van_init
+from .resnet import AttnPosition, CifarResNet
+from .van_stages import PreNormResidual, VanStyleNet, check_bool, fp32_under_cpu_autocast, van_graft
 
 DEFAULT_BRANCHES: tuple[int, ...] = (7, 11, 21)
 
@@ -143,14 +143,7 @@ def msca_resnet(
     def factory(c: int) -> nn.Module:
         return PreNormResidual(c, MSCA(c, kernels)) if residual else MSCA(c, kernels)
 
-    model = CifarResNet(
-        depth, basic_block_factory(factory if attn else None, attn_position), num_classes=num_classes,
-        widths=scaled_widths(width),
-    )
-    for m in model.modules():  # the grafted modules start as in the official code
-        if isinstance(m, MSCA):
-            m.apply(van_init)
-    return model
+    return van_graft(depth, MSCA, factory, attn, attn_position, num_classes, width)
 
 
 def mscan_stem(out_channels: int, stride: int = 1) -> nn.Sequential:

@@ -44,6 +44,21 @@ def check_bool(name: str, value: object) -> bool:
     return value
 
 
+def van_graft(depth: int, attention: type[nn.Module], factory: Callable[[int], nn.Module], attn: bool,
+              attn_position: str, num_classes: int, width: float) -> nn.Module:
+    """A CIFAR ResNet with a VAN-family attention module grafted into every basic block, the
+    grafted modules initialised as the official code does (:func:`van_init`); the backbone keeps
+    its own init."""
+    from .resnet import CifarResNet, basic_block_factory, scaled_widths
+
+    model = CifarResNet(depth, basic_block_factory(factory if attn else None, attn_position),
+                        num_classes=num_classes, widths=scaled_widths(width))
+    for m in model.modules():
+        if isinstance(m, attention):
+            m.apply(van_init)
+    return model
+
+
 def van_init(m: nn.Module) -> None:
     """The official VAN/MSCAN/LSKNet init (``m.apply(van_init)``): He-normal with the fan-out per
     group for convs, ``std = sqrt(2 / fan_out)``, ``fan_out = k_h k_w C_out / groups``, so a
