@@ -124,8 +124,10 @@ def check_field_type(name: str, value: Any, hint: Any) -> None:
         ok = True
     if not ok:
         hint_text = " (YAML reads on/off/yes/no as booleans: quote it)" if isinstance(value, bool) and kind is str else ""
+        wanted = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
+                  dict: "a mapping"}.get(kind, kind.__name__)
         raise ValueError(f"bad value for {name}: {value!r} ({type(value).__name__}); "
-                         f"allowed: a {kind.__name__}{hint_text}")
+                         f"allowed: {wanted}{hint_text}")
 
 
 # --------------------------------------------------------------------------- devices and AMP
