@@ -79,6 +79,11 @@ def images_per_s(device: torch.device, batch: int, steps: int, compiled: bool) -
     return batch * steps / (time.perf_counter() - t0)
 
 
+def save(out: Path, results: dict) -> None:
+    """Write what is known so far (a run cut by its time limit still leaves its results)."""
+    (out / "gpu_check.json").write_text(json.dumps(results, indent=1))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "gpu_check_out")))
@@ -107,6 +112,7 @@ def main() -> int:
         steps[name] = row
         log(out, f"step {name:<24} bf16 loss {row['bf16']}  fp16 loss {row['fp16']}")
     results["one_step"] = steps
+    save(out, results)
 
     tput = {}
     for compiled in (False, True):
@@ -121,6 +127,7 @@ def main() -> int:
             tput[key] = f"{type(err).__name__}: {str(err)[:200]}"
         log(out, f"resnet20 training images/s, data on device, batch {32 if dry else 512}, {key}: {tput[key]}")
     results["resnet20_train_images_per_s"] = tput
+    save(out, results)
 
     env = dict(os.environ, PYTHONPATH=str(REPO))
     zip_path = os.environ.get("CIFARLIB_OFFLINE_ZIP", str(REPO.parent / "shared" / "data" / "cifar10-jpeg.zip"))
@@ -153,7 +160,7 @@ def main() -> int:
             scaling[procs] = rec["throughput"]["train_images_per_s"] if rec else f"rc {ddp.returncode}: {ddp.stderr[-300:]}"
             log(out, f"torchrun {procs} GPU(s): train images/s {scaling[procs]}")
         results["ddp_scaling"] = scaling
-    (out / "gpu_check.json").write_text(json.dumps(results, indent=1))
+    save(out, results)
     return 0
 
 
