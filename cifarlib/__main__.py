@@ -48,10 +48,11 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> None:
-    from .sweep import parse_shard, run_sweep, run_workers
+    from .sweep import parse_shard, prepare_data, run_sweep, run_workers
 
     shard = parse_shard(args.shard)
     if args.devices:
+        prepare_data(args.preset, args.plan)  # once, before the workers start
         argv = ["--plan", str(args.plan), "--results-dir", str(args.results_dir),
                 "--checkpoint-dir", str(args.checkpoint_dir), "--runs-dir", str(args.runs_dir),
                 "--shard", args.shard, *(["--only", *args.only] if args.only else [])]

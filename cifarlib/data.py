@@ -27,6 +27,7 @@ import io
 import json
 import os
 import pickle
+import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -492,7 +493,10 @@ def write_generated_cifar100(
     ``CIFAR100`` reads them. Each class is a fixed random colour pattern plus noise, so a model
     can learn it. A ``GENERATED.json`` marker records how they were made. Returns the folder.
     """
-    folder = Path(root) / "cifar-100-python"
+    # Written into a private folder and renamed into place, so that a concurrent reader (two
+    # sweep workers preparing the same preset) sees either nothing or the complete set.
+    target = Path(root) / "cifar-100-python"
+    folder = Path(root) / f".cifar-100-python.tmp{os.getpid()}"
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     classes = list(CIFAR100_CLASSES[:num_classes]) if num_classes <= 100 else [f"class_{i}" for i in range(num_classes)]
@@ -524,4 +528,15 @@ def write_generated_cifar100(
         "train_per_class": train_per_class, "test_per_class": test_per_class,
         "num_classes": num_classes,
     }, indent=2))
-    return folder
+    marker = (folder / GENERATED_MARKER).read_text()
+    existing = target / GENERATED_MARKER
+    if existing.exists() and existing.read_text() == marker:  # the same set is already in place
+        shutil.rmtree(folder, ignore_errors=True)
+        return target
+    if target.exists():
+        shutil.rmtree(target)
+    try:
+        os.replace(folder, target)
+    except OSError:  # another process renamed its complete copy into place first
+        shutil.rmtree(folder, ignore_errors=True)
+    return target
