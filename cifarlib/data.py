@@ -190,15 +190,19 @@ def load_dataset(spec: str = "cifar100", root: str | os.PathLike = "data", downl
                      "(a directory or .zip with train/<class>/* and test/<class>/*)")
 
 
+def _require_folder(path: Path) -> None:
+    """Raise :class:`DataNotFoundError` naming where a folder data set was looked for."""
+    if not path.exists():
+        raise DataNotFoundError(
+            f"image folder data set not found at {path.resolve()}. Give a directory or .zip with "
+            "train/<class>/* and test/<class>/*; the offline CIFAR-10 JPEGs are at "
+            "../shared/data/cifar10-jpeg.zip (set CIFARLIB_OFFLINE_ZIP to another location).")
+
+
 def check_available(spec: str, root: str | os.PathLike = "data", download: bool = False) -> None:
     """Fail fast (before a notebook kernel starts) when a data set is plainly missing."""
     if spec.startswith("folder:"):
-        path = Path(spec[len("folder:"):]).expanduser()
-        if not path.exists():
-            raise DataNotFoundError(
-                f"image folder data set not found at {path.resolve()}. Give a directory or .zip with "
-                "train/<class>/* and test/<class>/*; the offline CIFAR-10 JPEGs are at "
-                "../shared/data/cifar10-jpeg.zip (set CIFARLIB_OFFLINE_ZIP to another location).")
+        _require_folder(Path(spec[len("folder:"):]).expanduser())
     elif spec in ("cifar100", "cifar10") and not download:
         folder = Path(root) / ("cifar-100-python" if spec == "cifar100" else "cifar-10-batches-py")
         if not folder.exists():
@@ -351,11 +355,7 @@ def load_image_folder(location: str | os.PathLike, cache_dir: Path | None = None
     once and caching the tensors, keyed by the content listing (:func:`folder_content_key`), so
     an added, removed or changed image triggers a fresh decode."""
     path = Path(location).expanduser()
-    if not path.exists():
-        raise DataNotFoundError(
-            f"image folder data set not found at {path.resolve()}. Give a directory or .zip with "
-            f"train/<class>/* and test/<class>/*; the offline CIFAR-10 JPEGs are at "
-            f"../shared/data/cifar10-jpeg.zip (set CIFARLIB_OFFLINE_ZIP to another location).")
+    _require_folder(path)
     key = folder_content_key(path)
     cache = (cache_dir or default_cache_dir()) / f"folder-{path.stem}-{key}.pt"
     tensors = None

@@ -87,15 +87,11 @@ def check_batch(env: DistEnv, batch_size: int) -> None:
 
 
 def shard_batch(x: torch.Tensor, y: torch.Tensor, env: DistEnv) -> tuple[torch.Tensor, torch.Tensor]:
-    """This rank's contiguous slice of a global batch."""
+    """This rank's contiguous slice of a global batch (or of a whole split, for sharded evaluation)."""
     if not env.enabled:
         return x, y
     return x.tensor_split(env.world_size)[env.rank], y.tensor_split(env.world_size)[env.rank]
 
-
-def shard_split(x: torch.Tensor, y: torch.Tensor, env: DistEnv) -> tuple[torch.Tensor, torch.Tensor]:
-    """This rank's contiguous share of a whole split (for sharded evaluation)."""
-    return shard_batch(x, y, env)
 
 
 def all_reduce_sum(tensor: torch.Tensor, env: DistEnv) -> torch.Tensor:
@@ -225,6 +221,6 @@ def convert_sync_batchnorm_cpu(module: nn.Module) -> nn.Module:
 
 __all__ = [
     "DistEnv", "env_from_os", "is_main_process", "device_for", "init", "check_batch", "shard_batch",
-    "shard_split", "all_reduce_sum", "barrier", "broadcast_object", "wrap_model", "cleanup",
+    "all_reduce_sum", "barrier", "broadcast_object", "wrap_model", "cleanup",
     "SyncBatchNorm2dCPU", "convert_sync_batchnorm_cpu",
 ]

@@ -421,7 +421,7 @@ def train(
     model = model.to(memory_format=memory_format)
     train_loader = BatchLoader(data.train_x, data.train_y, config.batch_size, data.mean, data.std,
                                train=True, seed=config.seed, device=device, channels_last=channels_last)
-    test_x, test_y = distributed.shard_split(data.test_x, data.test_y, env)
+    test_x, test_y = distributed.shard_batch(data.test_x, data.test_y, env)  # contiguous share of the test set
     test_loader = BatchLoader(test_x, test_y, config.eval_batch_size, data.mean, data.std,
                               device=device, channels_last=channels_last)
     steps_per_epoch = len(train_loader)

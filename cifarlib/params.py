@@ -74,13 +74,17 @@ def _config_types() -> dict[str, Any]:
     return typing.get_type_hints(TrainConfig)
 
 
+def config_defaults() -> dict[str, Any]:
+    """Every ``TrainConfig`` field's default value."""
+    return {f.name: f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+            for f in fields(TrainConfig)}
+
+
 def parameter_table() -> list[tuple[str, str, Any, str]]:
     """``(name, type name, default, help)`` for every parameter, config fields first."""
     hints = _config_types()
-    rows = []
-    for f in fields(TrainConfig):
-        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-        rows.append((f.name, _type_name(hints[f.name]), default, CONFIG_HELP.get(f.name, "")))
+    rows = [(name, _type_name(hints[name]), default, CONFIG_HELP.get(name, ""))
+            for name, default in config_defaults().items()]
     for name, (kind, default, text) in RUN_FIELDS.items():
         rows.append((name, kind.__name__, default, text))
     return rows

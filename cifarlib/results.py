@@ -106,6 +106,20 @@ def read_record(path: str | os.PathLike) -> dict[str, Any]:
     return record
 
 
+def read_or_quarantine(path: str | os.PathLike, log=print) -> dict[str, Any] | None:
+    """The record at ``path``; ``None`` when there is none, or when it is corrupt, in which case
+    it is moved aside to ``*.corrupt`` (so its run counts as not done) and the move is logged."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return read_record(path)
+    except RecordError as err:
+        aside = quarantine_record(path)
+        log(f"warning: {err.args[0].split(';')[0]}; moved it aside to {aside.name}; its run is trained again")
+        return None
+
+
 def record_paths(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> list[Path]:
     """Every record file (``*.json``; temporary and ``*.corrupt`` files are not records)."""
     return sorted(p for p in Path(results_dir).rglob("*.json") if not p.name.startswith("."))

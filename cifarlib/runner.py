@@ -28,11 +28,10 @@ import torch
 from .distributed import is_main_process
 from .data import GENERATED_MARKER, TensorDataset, load_dataset, portable_path
 from .engine import TrainConfig, TrainResult, train
-from .params import RunSpec
+from .params import RunSpec, config_defaults
 from .models import create_model, model_entry
 from .profile import count_flops, count_parameters
-from .results import (DEFAULT_RESULTS_DIR, REPO_ROOT, SCHEMA_VERSION, RecordError, provenance,
-                      quarantine_record, read_record, write_record)
+from .results import DEFAULT_RESULTS_DIR, REPO_ROOT, SCHEMA_VERSION, provenance, read_or_quarantine, write_record
 
 DEFAULT_CHECKPOINT_DIR = REPO_ROOT / "checkpoints"
 DEFAULT_RUNS_DIR = REPO_ROOT / "book" / "runs"
@@ -108,9 +107,10 @@ def config_hash(config: dict[str, Any]) -> str:
 def record_differences(record: dict[str, Any], config: dict[str, Any], data_fingerprint: str) -> list[str]:
     """What differs between an existing record and the run about to start (empty: the same run)."""
     old, new = config_identity(record["config"]), config_identity(config)
+    defaults = config_defaults()  # a field newer than the record matches when it holds its default
     diffs = [f"{k}: {old.get(k, '<absent>')!r} -> {new.get(k, '<absent>')!r}"
              for k in sorted(set(old) | set(new)) if old.get(k, _ABSENT) != new.get(k, _ABSENT)
-             and not (k not in old and new.get(k) == _default(k))]
+             and not (k not in old and new.get(k) == defaults.get(k))]
     stored = record.get("data", {}).get("fingerprint")
     if stored is not None and stored != data_fingerprint:
         diffs.append(f"data fingerprint: {stored} -> {data_fingerprint} (other images under the same data set name)")
@@ -120,25 +120,11 @@ def record_differences(record: dict[str, Any], config: dict[str, Any], data_fing
 _ABSENT = object()
 
 
-def _default(name: str) -> Any:
-    from dataclasses import MISSING, fields
-
-    for f in fields(TrainConfig):
-        if f.name == name:
-            return f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-    return None
-
-
 def existing_record(path: Path, config: TrainConfig, data_fingerprint: str, log=print) -> dict[str, Any] | None:
     """The record at ``path`` if it is this very run; ``None`` if there is none (a corrupt one
     is moved aside to ``*.corrupt``); :class:`RunConflictError` if it is another run."""
-    if not path.exists():
-        return None
-    try:
-        record = read_record(path)
-    except RecordError as err:
-        aside = quarantine_record(path)
-        log(f"warning: {err}; moved it to {aside.name} and training the run again")
+    record = read_or_quarantine(path, log)
+    if record is None:
         return None
     diffs = record_differences(record, asdict(config), data_fingerprint)
     if not diffs:
@@ -167,7 +153,7 @@ def pack_bits(correct: torch.Tensor) -> str:
 
 
 def build_record(result: TrainResult, config: TrainConfig, experiment: str, variant: str,
-                 dataset: str, data: TensorDataset | None = None) -> dict[str, Any]:
+                 dataset: str) -> dict[str, Any]:
     """The JSON run record for a finished training run."""
     entry = model_entry(config.model)
     fresh = create_model(config.model, num_classes=len(result.classes), **config.model_kwargs)

@@ -22,7 +22,7 @@ from . import claims, distributed
 from .data import write_generated_cifar100
 from .engine import TrainConfig
 from .params import parse_run_parameters
-from .results import RecordError, quarantine_record, read_record
+from .results import read_or_quarantine
 from .models import list_models, model_entry
 from .results import DEFAULT_RESULTS_DIR, REPO_ROOT
 from .runner import DEFAULT_CHECKPOINT_DIR, DEFAULT_RUNS_DIR, run_paths
@@ -173,15 +173,7 @@ def run_sweep(
 
 def record_is_done(path: Path, log=print) -> bool:
     """True when ``path`` is a readable record; a corrupt one is moved aside (run not done)."""
-    if not path.exists():
-        return False
-    try:
-        read_record(path)
-    except RecordError as err:
-        aside = quarantine_record(path)
-        log(f"warning: {err.args[0].split(';')[0]}; moved it aside to {aside.name}")
-        return False
-    return True
+    return read_or_quarantine(path, log) is not None
 
 
 class RunFailedError(RuntimeError):
