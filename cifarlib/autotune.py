@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-PRECISIONS = ("fp32", "bf16", "fp16")
+DTYPES: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Policy:
 
     @property
     def amp_dtype(self) -> torch.dtype | None:
-        return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[self.precision]
+        return DTYPES[self.precision]
 
     def as_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,7 +88,7 @@ def time_candidate(
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     x = torch.randn(batch_size, *image_shape, device=device).contiguous(memory_format=memory_format)
     y = torch.randint(0, num_classes, (batch_size,), device=device)
-    dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[candidate.precision]
+    dtype = DTYPES[candidate.precision]
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     times = []
     for i in range(warmup + steps):

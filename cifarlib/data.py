@@ -364,22 +364,22 @@ def load_image_folder(location: str | os.PathLike, cache_dir: Path | None = None
             tensors = torch.load(cache, weights_only=True)
         except Exception:  # a damaged cache file is rebuilt, never trusted
             tensors = None
-    if tensors is None or "fingerprint" not in tensors:
+    fresh = tensors is None or "fingerprint" not in tensors
+    if fresh:
         tensors = _decode_folder(path)
-        tensors["fingerprint"] = tensors_fingerprint(
-            tensors["train_x"], tensors["train_y"], tensors["test_x"], tensors["test_y"],
-            extra="|".join(tensors["classes"]))
+    dataset = TensorDataset(
+        name=path.stem, train_x=tensors["train_x"], train_y=tensors["train_y"],
+        test_x=tensors["test_x"], test_y=tensors["test_y"], classes=list(tensors["classes"]),
+        mean=tuple(tensors["mean"]), std=tuple(tensors["std"]), source=portable_path(path),
+        info={"generated": False, **({} if fresh else {"fingerprint": tensors["fingerprint"]})},
+    )
+    if fresh:  # the fingerprint is computed once, with the decode, and cached with the tensors
+        tensors["fingerprint"] = dataset.fingerprint
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f".tmp{os.getpid()}")
         torch.save(tensors, tmp)
         os.replace(tmp, cache)
-    mean, std = tuple(tensors["mean"]), tuple(tensors["std"])
-    return TensorDataset(
-        name=path.stem, train_x=tensors["train_x"], train_y=tensors["train_y"],
-        test_x=tensors["test_x"], test_y=tensors["test_y"], classes=list(tensors["classes"]),
-        mean=mean, std=std, source=portable_path(path),
-        info={"generated": False, "fingerprint": tensors["fingerprint"]},
-    )
+    return dataset
 
 
 # --------------------------------------------------------------------------- augmentation
