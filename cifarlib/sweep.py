@@ -44,10 +44,7 @@ class PlannedRun:
     variant: str
     seed: int
     parameters: dict[str, Any] = field(hash=False)  # papermill parameters of train.ipynb
-
-    @property
-    def config(self) -> TrainConfig:
-        return parse_run_parameters(self.parameters).config
+    config: TrainConfig = field(hash=False)  # the parameters, validated once by plan_runs
 
 
 def load_plan(path: str | os.PathLike = DEFAULT_PLAN) -> dict[str, Any]:
@@ -84,12 +81,11 @@ def plan_runs(preset: str, plan_path: str | os.PathLike = DEFAULT_PLAN) -> list[
                     params = {**base, **group.get("settings", {}), "model": model,
                               "model_kwargs": dict(kwargs or {}), "variant": variant,
                               "experiment": group["experiment"], "seed": int(seed)}
-                    run = PlannedRun(group["experiment"], model, variant, int(seed), params)
-                    try:
-                        run.config  # noqa: B018 -- unknown keys, types and values fail here
+                    try:  # unknown keys, types and values fail here, naming the plan's group
+                        config = parse_run_parameters(params).config
                     except ValueError as err:
                         raise ValueError(f"plan preset {preset!r}, experiment {group['experiment']!r}: {err}") from None
-                    runs.append(run)
+                    runs.append(PlannedRun(group["experiment"], model, variant, int(seed), params, config))
     return runs
 
 
