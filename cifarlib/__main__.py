@@ -51,7 +51,7 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
     from .sweep import parse_shard, prepare_data, run_sweep, run_workers
 
     shard = parse_shard(args.shard)
-    if args.devices:
+    if args.devices and not args.dry_run:  # a dry run only lists, in this process
         prepare_data(args.preset, args.plan)  # once, before the workers start
         argv = ["--plan", str(args.plan), "--results-dir", str(args.results_dir),
                 "--checkpoint-dir", str(args.checkpoint_dir), "--runs-dir", str(args.runs_dir),

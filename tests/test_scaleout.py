@@ -73,3 +73,18 @@ def test_two_cpu_workers_train_each_smoke_run_once(tmp_path: Path) -> None:
     assert set(started.values()) == {1}, started
     assert len(list((tmp_path / "r").rglob("*.json"))) == 2
     assert not list((tmp_path / "c" / "claims").rglob("*.lock"))  # every claim released
+
+
+def test_a_dry_run_with_devices_lists_and_starts_no_worker(tmp_path: Path, monkeypatch, capsys) -> None:
+    import cifarlib.sweep as sweep
+    from cifarlib.__main__ import main
+
+    def no_workers(*_args, **_kwargs):
+        raise AssertionError("a dry run must not start workers")
+
+    monkeypatch.setattr(sweep, "run_workers", no_workers)
+    main(["sweep", "smoke", "--dry-run", "--devices", "cpu,cpu", "--results-dir", str(tmp_path / "r"),
+          "--checkpoint-dir", str(tmp_path / "c"), "--runs-dir", str(tmp_path / "n")])
+    listed = capsys.readouterr().out
+    assert re.search(r"\d+ of \d+ runs to do", listed) and "[1/" in listed
+    assert not (tmp_path / "r").exists() and not (tmp_path / "c").exists()
