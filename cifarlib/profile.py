@@ -91,3 +91,26 @@ def model_table(
             row["images_per_s"] = measure_throughput(model, batch_size, min_seconds)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def adaptation_table(names: list[str], num_classes: int = 100, image_size: int = 32) -> pd.DataFrame:
+    """One row per full-size model, read off the built model: its final feature map at
+    ``image_size`` (the one output-stride rule of :mod:`cifarlib.models.adaptation`), the
+    stochastic depth and dropout it trains with by default, and the paper's ImageNet setting."""
+    from .models.adaptation import PAPER_REGULARISATION, active_regularisation, final_feature_size
+
+    rows = []
+    for name in names:
+        model = create_model(name, num_classes=num_classes)
+        height, width = final_feature_size(model, image_size)
+        active = active_regularisation(model)
+        paper = PAPER_REGULARISATION.get(name, {})
+        rows.append({
+            "model": name,
+            "method": model_entry(name).method,
+            "final_map": f"{height}×{width}",
+            "drop_path": active["drop_path"],
+            "dropout": active["dropout"],
+            "paper_regularisation": ", ".join(f"{k}={v:g}" for k, v in paper.items()) or "—",
+        })
+    return pd.DataFrame(rows)

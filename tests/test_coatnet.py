@@ -148,11 +148,20 @@ def test_full_size_coatnet_0() -> None:
     model = create_model("coatnet_0")
     assert 23e6 < n_params(model) < 26e6
     assert model.stem.conv1.stride == (1, 1)
+    first = model.stages[0].blocks[0]
+    assert first.conv2_kxk.stride == (1, 1) and isinstance(first.shortcut.pool, torch.nn.Identity)
+    # the tables cover the maps the attention stages really see: stage 3 (5 blocks) 8x8, stage 4 4x4
     grids = [tuple(m.window_size) for m in model.modules() if isinstance(m, TimmRelPosBias)]
-    assert grids == [(4, 4)] * 5 + [(2, 2)] * 2  # stage 3 (5 blocks) and stage 4 (2 blocks)
+    assert grids == [(8, 8)] * 5 + [(4, 4)] * 2
+    sizes = []
+    hooks = [s.register_forward_hook(lambda _m, _i, out: sizes.append(tuple(out.shape[-2:])))
+             for s in model.stages]
     with torch.no_grad():
-        assert model.forward_features(torch.randn(1, 3, 32, 32)).shape == (1, 768, 2, 2)
+        assert model.forward_features(torch.randn(1, 3, 32, 32)).shape == (1, 768, 4, 4)
+    for h in hooks:
+        h.remove()
+    assert sizes == [(32, 32), (16, 16), (8, 8), (4, 4)]
     no_rel = create_model("coatnet_0", rel_pos=False)
     assert not any(isinstance(m, TimmRelPosBias) for m in no_rel.modules())
-    with pytest.raises(ValueError, match="stem_stride"):
-        create_model("coatnet_0", stem_stride=4)
+    with pytest.raises(ValueError, match="drop_path_rate"):
+        create_model("coatnet_0", drop_path_rate=1.5)

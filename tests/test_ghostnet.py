@@ -100,7 +100,7 @@ def test_ghostnet_100_stem_and_final_map() -> None:
     assert m.conv_stem.stride == (1, 1)
     strides = [b.conv_dw.stride for stage in m.blocks for b in stage
                if getattr(b, "conv_dw", None) is not None]
-    assert strides == [(2, 2)] * 4  # the four stride-2 bottlenecks are kept
-    assert m.forward_features(torch.randn(1, 3, 32, 32)).shape == (1, 960, 2, 2)
+    assert strides == [(1, 1)] + [(2, 2)] * 3  # the first stride-2 bottleneck runs at stride 1
+    assert m.forward_features(torch.randn(1, 3, 32, 32)).shape == (1, 960, 4, 4)
     assert 3.9e6 < n_params(m) < 4.1e6
     assert m.classifier.out_features == 100

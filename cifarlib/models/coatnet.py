@@ -31,9 +31,13 @@ output width), MLP ratio 4, head size 32 (2 heads at 64 channels): ~0.20M parame
 Full-size (``coatnet_0``): timm's paper-style ``coatnet_0_224`` config (C-C-T-T, depths
 2/3/5/2, widths 96/192/384/768, stem 64, head hidden 768; 24M parameters at 100 classes). Its
 stem's first 3x3 conv has stride 2, which with the four stride-2 stages reduces 32x32 to 1x1 in the last
-transformer stage. We set that conv's stride to 1 (``stem_stride=1``; padding stays 1), so the
-stages run at 16/8/4/2 and the attention stages see 4x4 and 2x2 grids; the relative-position
-tables are then rebuilt for those grids (timm's ``set_input_size``) and freshly initialised.
+transformer stage. Changed for 32x32, by the kit's one rule for full-size models (output stride 8,
+final map 4x4, :mod:`cifarlib.models.adaptation`): that stem conv's stride is set to 1 (padding
+stays 1) and so is the first stage's (its first MBConv's depthwise conv, and its shortcut's 2x2
+average pool is dropped; the shortcut's 1x1 projection stays). The stages then run at 32/16/8/4,
+the ImageNet layout's 56/28/14/7 scaled by 4/7, and the attention stages see 8x8 and 4x4 grids;
+their relative-position tables are rebuilt for those grids (each stage's ``set_input_size``) and
+freshly initialised.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .adaptation import check_drop_path_rate
 from .convnext import ConvMlp, LayerNorm2d
 from .registry import register_graft, register_model
 from .resnet import BlockFactory, CifarResNet, scaled_widths
@@ -291,38 +296,35 @@ def _transformer_factory(grid: tuple[int, int], head_dim: int, rel_pos: bool) ->
     return factory
 
 
-STEM_STRIDES: tuple[int, ...] = (1, 2)
-
-
 @register_model("coatnet_0", family="full", method="CoAtNet")
-def coatnet_0(
-    num_classes: int = 100, stem_stride: int = 1, rel_pos: bool = True, drop_path_rate: float = 0.0
-) -> nn.Module:
-    """timm CoAtNet-0 (paper config ``coatnet_0_224``, 24M parameters) for 32x32 inputs.
+def coatnet_0(num_classes: int = 100, rel_pos: bool = True, drop_path_rate: float = 0.0) -> nn.Module:
+    """timm CoAtNet-0 (paper config ``coatnet_0_224``, 24M parameters) for 32x32 inputs: stem and
+    first stage at stride 1, stages at 32/16/8/4 (see the module docstring).
 
     Args:
-        stem_stride: 1 (default): stages at 16/8/4/2, attention on 4x4 and 2x2 grids;
-            2: timm's ImageNet stem unchanged (8/4/2/1: the last stage attends over 1 token).
         rel_pos: relative position bias in the attention stages (paper eq. 3) on/off.
-        drop_path_rate: stochastic depth (timm default 0).
+        drop_path_rate: stochastic depth (paper's CoAtNet-0: 0.2; here 0 by the kit's
+            regularisation rule, see :mod:`cifarlib.models.adaptation`).
     """
-    if stem_stride not in STEM_STRIDES:
-        raise ValueError(f"stem_stride must be one of {STEM_STRIDES}, got {stem_stride!r}")
-    if not 0.0 <= drop_path_rate < 1.0:
-        raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate!r}")
+    check_drop_path_rate(drop_path_rate)
     model = timm.create_model(
         "coatnet_0_224", pretrained=False, num_classes=num_classes, img_size=32,
         drop_path_rate=drop_path_rate, transformer_rel_pos_type="bias" if rel_pos else "none",
     )
-    if stem_stride == 1:
-        model.stem.conv1.stride = (1, 1)
-        model.stem.stride = 1
-        with warnings.catch_warnings():  # timm interpolates the (untrained) tables; we re-init them
-            warnings.simplefilter("ignore")
-            model.set_input_size(img_size=32)
-        for m in model.modules():
-            if type(m).__name__ == "RelPosBias":
-                m.reset_parameters()
+    model.stem.conv1.stride = (1, 1)
+    model.stem.stride = 1
+    first = model.stages[0].blocks[0]
+    first.conv2_kxk.stride = (1, 1)
+    first.shortcut.pool = nn.Identity()
+    size = 32
+    with warnings.catch_warnings():  # timm interpolates the (untrained) tables; we re-init them below
+        warnings.simplefilter("ignore")
+        for i, stage in enumerate(model.stages):  # the grids the attention stages now see
+            size = size if i == 0 else size // 2
+            stage.set_input_size(feat_size=(size, size), window_size=(size, size), grid_size=(size, size))
+    for m in model.modules():
+        if type(m).__name__ == "RelPosBias":
+            m.reset_parameters()
     return model
 
 

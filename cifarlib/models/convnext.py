@@ -40,6 +40,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .adaptation import check_drop_path_rate
 from .registry import register_graft, register_model
 from .resnet import BlockFactory, CifarResNet, scaled_widths
 
@@ -216,8 +217,7 @@ def convnext_tiny(
     if stem_stride not in STEM_STRIDES:
         raise ValueError(f"stem_stride must be one of {STEM_STRIDES}, got {stem_stride!r}")
     _check_switches(kernel_size, 4.0, layer_scale, "ln")
-    if not 0.0 <= drop_path_rate < 1.0:
-        raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate!r}")
+    check_drop_path_rate(drop_path_rate)
     # patch_size=1 makes timm run stage 1 without a stride; we then swap its 1x1 stem conv.
     model = timm.create_model(
         "convnext_tiny", pretrained=False, num_classes=num_classes, patch_size=1,

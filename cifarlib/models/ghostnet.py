@@ -26,10 +26,12 @@ weights). Nothing needed changing for 32x32 inputs.
 
 Full-size ``ghostnet_100``: timm's ``ghostnet_100`` (GhostNet 1.0x: 16 Ghost bottlenecks, SE in
 some of them, 960-channel last stage, 1x1 conv head to 1280 features), built with
-``pretrained=False``. Changed for 32x32: only the stem conv's stride, 2 -> 1. The stem plus four
-stride-2 stages give an output stride of 32 (7x7 at 224, 1x1 at 32); with a stride-1 stem the
-output stride is 16 and the stage maps are 32/16/8/4/2, so the final map is 2x2. (No stride-2
-stage needs dropping for 2x2: that would leave 4x4.)
+``pretrained=False``. The stem plus four stride-2 bottlenecks give an output stride of 32 (7x7
+at 224, 1x1 at 32). Changed for 32x32, by the kit's one rule for full-size models (output stride
+8, final map 4x4, :mod:`cifarlib.models.adaptation`): the stem conv's stride and the first
+stride-2 bottleneck's (its depthwise conv and its shortcut's depthwise conv) are set to 1, so the
+maps are 32 (stem and the 16/24-channel blocks), 16, 8 and 4. timm's classifier dropout (0.2, the
+paper's) is 0 here by the kit's regularisation rule (``drop_rate`` sets it).
 """
 
 from __future__ import annotations
@@ -139,9 +141,19 @@ def ghost_resnet(
 
 
 @register_model("ghostnet_100", family="full", method="GhostNet")
-def ghostnet_100(num_classes: int = 100) -> nn.Module:
-    """timm GhostNet 1.0x (~4.0M parameters at 100 classes) with a stride-1 stem for 32x32
-    inputs: output stride 16, final map 2x2 (see the module docstring)."""
-    model = timm.create_model("ghostnet_100", pretrained=False, num_classes=num_classes)
+def ghostnet_100(num_classes: int = 100, drop_rate: float = 0.0) -> nn.Module:
+    """timm GhostNet 1.0x (~4.0M parameters at 100 classes) for 32x32 inputs: stem and first
+    stride-2 bottleneck at stride 1, output stride 8, final map 4x4 (see the module docstring).
+
+    Args:
+        drop_rate: dropout before the classifier (paper and timm: 0.2; here 0 by the kit's
+            regularisation rule).
+    """
+    if not 0.0 <= drop_rate < 1.0:
+        raise ValueError(f"drop_rate must be in [0, 1), got {drop_rate!r}")
+    model = timm.create_model("ghostnet_100", pretrained=False, num_classes=num_classes, drop_rate=drop_rate)
     model.conv_stem.stride = (1, 1)
+    first = next(b for stage in model.blocks for b in stage if getattr(b, "conv_dw", None) is not None)
+    first.conv_dw.stride = (1, 1)
+    first.shortcut[0].stride = (1, 1)  # the shortcut's depthwise conv carries the same stride
     return model

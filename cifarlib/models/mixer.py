@@ -41,6 +41,7 @@ import torch.nn as nn
 from timm.layers import LayerNorm2d
 from timm.models.mlp_mixer import MlpMixer
 
+from .adaptation import check_drop_path_rate
 from .registry import register_graft, register_model
 from .resnet import BasicBlock, CifarResNet, basic_block_factory, scaled_widths
 
@@ -171,7 +172,6 @@ def mixer_s4(num_classes: int = 100, drop_path_rate: float = 0.0) -> MlpMixer:
     Args:
         drop_path_rate: stochastic depth of the last block (timm's default 0).
     """
-    if not 0.0 <= drop_path_rate < 1.0:
-        raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate!r}")
+    check_drop_path_rate(drop_path_rate)
     return MlpMixer(num_classes=num_classes, img_size=32, patch_size=4, embed_dim=512, num_blocks=8,
                     drop_path_rate=drop_path_rate)

@@ -8,8 +8,8 @@ pooling and a linear classifier: depth ``6n + 2``. Each basic block computes
     y = ReLU(F(x) + S(x)),   F = BN . Conv3x3 . ReLU . BN . Conv3x3
 
 where the shortcut ``S`` is the identity, or a 1x1 conv + BN projection when the shape changes
-(option B of the paper; option A's zero padding has no parameters but the difference at this
-size is ~0.01M parameters and none in accuracy).
+(option B of the paper; option A's zero padding has no parameters, a difference of ~0.01M
+parameters at this size; the two have not been compared in accuracy here).
 
 The backbone is the chassis every graft reuses: ``CifarResNet`` takes one *block factory* per
 stage (``factory(in_channels, out_channels, stride) -> nn.Module``) and an optional *stage

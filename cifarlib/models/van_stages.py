@@ -33,6 +33,8 @@ import torch
 import torch.nn as nn
 from timm.layers import DropPath, LayerNorm2d, trunc_normal_
 
+from .adaptation import check_drop_path_rate
+
 GatingFactory = Callable[[int], nn.Module]
 """``factory(channels)`` returning a shape-preserving spatial gating unit (MSCA, LSK, ...)."""
 
@@ -219,13 +221,12 @@ class VanStyleNet(nn.Module):
         mlp_ratios: Sequence[float],
         gating: GatingFactory,
         num_classes: int = 100,
-        drop_path_rate: float = 0.1,
+        drop_path_rate: float = 0.0,
     ) -> None:
         super().__init__()
         if not len(dims) == len(depths) == len(mlp_ratios):
             raise ValueError("dims, depths and mlp_ratios need one entry per stage")
-        if not 0.0 <= drop_path_rate < 1.0:
-            raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}")
+        check_drop_path_rate(drop_path_rate)
         rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
         stages, start = [], 0
         for i, (dim, depth, ratio) in enumerate(zip(dims, depths, mlp_ratios)):
