@@ -25,9 +25,18 @@ def _cmd_models(args: argparse.Namespace) -> None:
     from .profile import model_table
 
     names = list_models(args.family)
-    table = model_table(names, throughput=not args.no_throughput, min_seconds=args.seconds)
+    table = model_table(names, throughput=not args.no_throughput, min_seconds=args.seconds,
+                        train_throughput=args.train, train_batch_size=args.train_batch_size)
+    if not args.no_throughput or args.train:
+        import torch
+
+        from .engine import device_name
+
+        print(f"# throughput measured on {device_name(torch.device('cpu'))}, torch {torch.__version__}")
     with pd.option_context("display.max_rows", None, "display.width", 160):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if args.out:
+        table.to_csv(args.out, index=False)
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -80,9 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("models", help="table of registered models")
-    p.add_argument("--family", choices=["backbone", "graft", "full"])
-    p.add_argument("--no-throughput", action="store_true", help="skip the CPU timing")
-    p.add_argument("--seconds", type=float, default=1.0, help="timing budget per model")
+    p.add_argument("--family", choices=["backbone", "graft", "iso", "full"])
+    p.add_argument("--no-throughput", action="store_true", help="skip the CPU inference timing")
+    p.add_argument("--seconds", type=float, default=1.0, help="inference timing budget per model")
+    p.add_argument("--train", action="store_true",
+                   help="also time training steps (fwd+bwd+SGD) under the measured execution policy")
+    p.add_argument("--train-batch-size", type=int, default=128, help="batch size of the training timing")
+    p.add_argument("--out", type=Path, help="also write the table to this CSV file")
     p.set_defaults(func=_cmd_models)
 
     def add_dirs(p: argparse.ArgumentParser) -> None:

@@ -66,15 +66,43 @@ def measure_throughput(
     return images / elapsed
 
 
+def measure_train_throughput(
+    name: str, batch_size: int = 128, num_classes: int = 100, device: str | torch.device = "cpu",
+    steps: int = 8,
+) -> tuple[float, str]:
+    """Training images/s of model ``name`` (forward, backward and SGD step on random 32x32
+    input) under the execution policy a run of it would use (:func:`cifarlib.autotune.resolve_policy`:
+    measured once per device, model and batch size, then cached), and that policy's label."""
+    from .autotune import Candidate, resolve_policy, time_candidate
+    from .engine import device_name
+
+    device = torch.device(device)
+
+    def build() -> nn.Module:
+        torch.manual_seed(0)
+        return create_model(name, num_classes=num_classes)
+
+    shape = (3, 32, 32)
+    policy = resolve_policy("auto", "auto", name, {}, build, batch_size, shape, num_classes, device,
+                            device_name(device))
+    chosen = Candidate(policy.precision, policy.channels_last)
+    seconds = time_candidate(build, chosen, batch_size, shape, num_classes, device, steps=steps)
+    return batch_size / seconds, chosen.label
+
+
 def model_table(
     names: list[str],
     num_classes: int = 100,
     throughput: bool = False,
     batch_size: int = 64,
     min_seconds: float = 1.0,
+    train_throughput: bool = False,
+    train_batch_size: int = 128,
 ) -> pd.DataFrame:
     """One row per model: family, method, parameters (millions), forward GFLOPs at 32x32 and,
-    when ``throughput`` is set, measured CPU inference images/s (bf16 autocast, batch 64)."""
+    when ``throughput`` is set, measured CPU inference images/s (bf16 autocast, batch 64); when
+    ``train_throughput`` is set, training images/s at ``train_batch_size`` (the study's 128)
+    under the measured execution policy, and that policy."""
     rows = []
     for name in names:
         torch.manual_seed(0)
@@ -89,6 +117,9 @@ def model_table(
         }
         if throughput:
             row["images_per_s"] = measure_throughput(model, batch_size, min_seconds)
+        if train_throughput:
+            row["train_images_per_s"], row["policy"] = measure_train_throughput(
+                name, train_batch_size, num_classes)
         rows.append(row)
     return pd.DataFrame(rows)
 

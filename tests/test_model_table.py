@@ -1,0 +1,26 @@
+"""`python -m cifarlib models --train`: training images/s under the measured policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cifarlib.__main__ import main
+from cifarlib.profile import model_table
+
+
+def test_training_throughput_column_names_the_policy(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CIFARLIB_CACHE", str(tmp_path / "cache"))
+    table = model_table(["csp_resnet20"], num_classes=10, train_throughput=True, train_batch_size=8)
+    row = table.iloc[0]
+    assert row["train_images_per_s"] > 0
+    assert row["policy"] in {"fp32/NCHW", "fp32/channels_last", "bf16/NCHW", "bf16/channels_last"}
+    assert list((tmp_path / "cache" / "autotune").glob("csp_resnet20-*.json"))  # the choice is cached
+
+
+def test_models_command_writes_a_csv_and_names_the_device(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("CIFARLIB_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "models.csv"
+    assert main(["models", "--family", "backbone", "--seconds", "0.05", "--out", str(out)]) in (0, None)
+    printed = capsys.readouterr().out
+    assert "throughput measured on" in printed and "resnet56" in printed
+    assert out.read_text().splitlines()[0].startswith("model,family,method,params_m,gflops,images_per_s")
