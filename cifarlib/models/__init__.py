@@ -14,8 +14,7 @@ from . import convnext  # noqa: F401,E402  1 ConvNeXt
 from . import segnext  # noqa: F401,E402  2 SegNeXt (MSCA)
 from . import lsknet  # noqa: F401,E402  3 LSKNet
 from . import coatnet  # noqa: F401,E402  4 CoAtNet
-from . import eca  # noqa: F401,E402  5 ECA-Net (graft)
-from . import eca_full  # noqa: F401,E402  5 ECA-Net (ECA-ResNet-50)
+from . import eca  # noqa: F401,E402  5 ECA-Net
 from . import cspnet  # noqa: F401,E402  6 CSPNet
 from . import ghostnet  # noqa: F401,E402  7 GhostNet
 from . import hornet  # noqa: F401,E402  8 HorNet

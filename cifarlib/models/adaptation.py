@@ -29,6 +29,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from .layers import check_drop_path_rate
+
 OUTPUT_STRIDE: int = 8
 ISOTROPIC: frozenset[str] = frozenset({"mixer_s4"})
 
@@ -42,13 +44,6 @@ PAPER_REGULARISATION: dict[str, dict[str, float]] = {
     "hornet_tiny": {"drop_path_rate": 0.2},
     "ghostnet_100": {"drop_rate": 0.2},
 }
-
-
-def check_drop_path_rate(rate: float) -> float:
-    """``rate`` if it is a valid stochastic-depth rate (0 <= rate < 1), else a ValueError naming it."""
-    if not 0.0 <= rate < 1.0:
-        raise ValueError(f"drop_path_rate must be in [0, 1), got {rate!r}")
-    return rate
 
 
 def final_feature_size(model: nn.Module, image_size: int = 32) -> tuple[int, int]:

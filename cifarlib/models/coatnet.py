@@ -49,8 +49,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .adaptation import check_drop_path_rate
-from .convnext import ConvMlp, LayerNorm2d
+from .layers import LayerNorm2d, PointwiseMlp, check_drop_path_rate
 from .registry import register_graft, register_model
 from .resnet import BlockFactory, CifarResNet, scaled_widths
 
@@ -206,7 +205,7 @@ class RelTransformerBlock(nn.Module):
         self.pool = nn.AvgPool2d(2) if stride == 2 else nn.Identity()
         self.attn = RelAttention(in_channels, out_channels, head_dim, grid, rel_pos)
         self.norm2 = LayerNorm2d(out_channels)
-        self.mlp = ConvMlp(out_channels, round(mlp_ratio * out_channels))
+        self.mlp = PointwiseMlp(out_channels, round(mlp_ratio * out_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.shortcut(x) + self.attn(self.pool(self.norm1(x)))

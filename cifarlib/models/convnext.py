@@ -40,7 +40,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .adaptation import check_drop_path_rate
+from .layers import LayerNorm2d, PointwiseMlp, check_drop_path_rate
 from .registry import register_graft, register_model
 from .resnet import BlockFactory, CifarResNet, scaled_widths
 
@@ -48,36 +48,11 @@ Norm = Literal["ln", "bn"]
 NORMS: tuple[str, ...] = ("ln", "bn")
 
 
-class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channel dimension of an NCHW tensor (each pixel normalised alone)."""
-
-    def __init__(self, channels: int, eps: float = 1e-6) -> None:
-        super().__init__(channels, eps=eps)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.permute(0, 2, 3, 1)
-        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
-        return x.permute(0, 3, 1, 2)
-
-
 def make_norm(norm: str, channels: int) -> nn.Module:
     """``"ln"``: channel LayerNorm (paper, eps 1e-6); ``"bn"``: BatchNorm2d (ResNet's norm)."""
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
     return LayerNorm2d(channels) if norm == "ln" else nn.BatchNorm2d(channels)
-
-
-class ConvMlp(nn.Module):
-    """The pointwise MLP ``W_2 GELU(W_1 x)`` as two 1x1 convolutions (NCHW layout)."""
-
-    def __init__(self, channels: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Conv2d(channels, hidden, 1)
-        self.act = nn.GELU()
-        self.fc2 = nn.Conv2d(hidden, channels, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
 
 
 class ConvNeXtBlock(nn.Module):
@@ -106,7 +81,7 @@ class ConvNeXtBlock(nn.Module):
         _check_switches(kernel_size, expansion, layer_scale, norm)
         self.conv_dw = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels)
         self.norm = make_norm(norm, channels)
-        self.mlp = ConvMlp(channels, max(1, round(expansion * channels)))
+        self.mlp = PointwiseMlp(channels, max(1, round(expansion * channels)))
         self.gamma = nn.Parameter(torch.full((channels,), layer_scale)) if layer_scale is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

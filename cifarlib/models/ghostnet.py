@@ -42,14 +42,9 @@ import timm
 import torch
 import torch.nn as nn
 
+from .layers import check_positive_int
 from .registry import register_graft, register_model
 from .resnet import CifarResNet, scaled_widths, projection_shortcut
-
-
-def _check_positive_int(name: str, value: int, odd: bool = False) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1 or (odd and value % 2 == 0):
-        kind = "a positive odd integer (1, 3, 5, ...)" if odd else "a positive integer (1, 2, 3, ...)"
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
 
 
 class GhostModule(nn.Module):
@@ -76,8 +71,8 @@ class GhostModule(nn.Module):
         relu: bool = True,
     ) -> None:
         super().__init__()
-        _check_positive_int("ratio", ratio)
-        _check_positive_int("dw_kernel", dw_kernel, odd=True)
+        check_positive_int("ratio", ratio)
+        check_positive_int("dw_kernel", dw_kernel, odd=True)
         self.out_channels = out_channels
         intrinsic = math.ceil(out_channels / ratio)
         ghosts = intrinsic * (ratio - 1)
@@ -131,8 +126,8 @@ def ghost_resnet(
         dw_kernel: odd kernel ``d`` of the cheap depthwise conv (default 3); each ghost channel
             has ``d^2`` weights (depth 20: 0.145M / 0.148M / 0.153M for d = 1 / 3 / 5).
     """
-    _check_positive_int("ratio", ratio)
-    _check_positive_int("dw_kernel", dw_kernel, odd=True)
+    check_positive_int("ratio", ratio)
+    check_positive_int("dw_kernel", dw_kernel, odd=True)
 
     def factory(in_channels: int, out_channels: int, stride: int) -> nn.Module:
         return GhostBasicBlock(in_channels, out_channels, stride, ratio, dw_kernel)

@@ -51,9 +51,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-from timm.layers import DropPath, LayerNorm2d, trunc_normal_
+from timm.layers import DropPath, trunc_normal_
 
-from .adaptation import check_drop_path_rate
+from .layers import LayerNorm2d, check_drop_path_rate
 from .registry import register_graft, register_model
 from .resnet import AttnPosition, CifarResNet, scaled_widths, basic_block_factory, check_attn_position
 

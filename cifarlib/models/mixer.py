@@ -38,10 +38,9 @@ from typing import Callable
 
 import torch
 import torch.nn as nn
-from timm.layers import LayerNorm2d
 from timm.models.mlp_mixer import MlpMixer
 
-from .adaptation import check_drop_path_rate
+from .layers import LayerNorm2d, check_drop_path_rate
 from .registry import register_graft, register_model
 from .resnet import BasicBlock, CifarResNet, basic_block_factory, scaled_widths
 

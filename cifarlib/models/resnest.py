@@ -45,6 +45,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .layers import check_positive_int
 from .registry import register_graft, register_model
 from .resnet import CifarResNet, scaled_widths, projection_shortcut
 
@@ -160,12 +161,6 @@ class SplitAttnBasicBlock(nn.Module):
         return self.act(out + self.shortcut(x))
 
 
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer (1, 2, 4, ...), got {value!r}")
-    return value
-
-
 @register_graft("resnest{depth}", method="ResNeSt")
 def resnest(
     depth: int,
@@ -188,8 +183,8 @@ def resnest(
         ``radix * cardinality`` (with ``attn``) or ``cardinality`` (without) must divide the
         narrowest width, 16: allowed products 1, 2, 4, 8, 16.
     """
-    radix = _check_positive_int("radix", radix)
-    cardinality = _check_positive_int("cardinality", cardinality)
+    radix = check_positive_int("radix", radix)
+    cardinality = check_positive_int("cardinality", cardinality)
     groups = radix * cardinality if attn else cardinality
     widths = scaled_widths(width)
     narrowest = min(widths)

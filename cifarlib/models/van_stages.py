@@ -31,9 +31,9 @@ from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
-from timm.layers import DropPath, LayerNorm2d, trunc_normal_
+from timm.layers import DropPath, trunc_normal_
 
-from .adaptation import check_drop_path_rate
+from .layers import LayerNorm2d, check_drop_path_rate
 
 GatingFactory = Callable[[int], nn.Module]
 """``factory(channels)`` returning a shape-preserving spatial gating unit (MSCA, LSK, ...)."""
@@ -88,7 +88,7 @@ def patch_embed(in_channels: int, out_channels: int, kernel_size: int = 3, strid
     )
 
 
-class ConvMlp(nn.Module):
+class DepthwiseConvMlp(nn.Module):
     """The feed-forward part: 1x1 expand, depthwise 3x3, GELU, 1x1 project."""
 
     def __init__(self, channels: int, hidden: int) -> None:
@@ -169,7 +169,7 @@ class VanBlock(nn.Module):
         self.norm1 = nn.BatchNorm2d(channels)
         self.attn = SpatialAttention(channels, gating)
         self.norm2 = nn.BatchNorm2d(channels)
-        self.mlp = ConvMlp(channels, int(channels * mlp_ratio))
+        self.mlp = DepthwiseConvMlp(channels, int(channels * mlp_ratio))
         self.gamma1 = nn.Parameter(torch.full((channels, 1, 1), layer_scale_init))
         self.gamma2 = nn.Parameter(torch.full((channels, 1, 1), layer_scale_init))
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
