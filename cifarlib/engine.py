@@ -1,6 +1,6 @@
-"""The training engine: SGD-Nesterov, one-cycle/cosine schedules, label smoothing, AMP,
-channels_last, optional torch.compile and weight EMA, top-1/top-5 evaluation, per-epoch
-checkpoints and exact resume.
+"""The training engine: SGD-Nesterov or AdamW, one-cycle/cosine schedules, label smoothing,
+Cutout/mixup/CutMix (:mod:`cifarlib.augment`), AMP, channels_last, optional torch.compile and
+weight EMA, top-1/top-5 evaluation, per-epoch checkpoints and exact resume.
 
 AMP policy (``amp="auto"``): bf16 autocast on CPUs with native bf16 (AVX-512 BF16 / AMX) and on
 GPUs that support bf16; fp16 autocast with a gradient scaler on other GPUs; off elsewhere.
@@ -34,10 +34,12 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import autotune, distributed
+from .augment import cutout, mix_batch
 from .data import BatchLoader, TensorDataset, load_dataset
 from .models import create_model, model_entry
 
 SCHEDULES = ("onecycle", "cosine")
+OPTIMIZERS = ("sgd", "adamw")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 MEMORY_FORMATS = ("auto", "on", "off")
 DEVICES = ("auto", "cpu", "cuda")
@@ -59,7 +61,8 @@ class TrainConfig:
     batch_size: int = 128
     eval_batch_size: int = 500
     lr: float = 0.1  # peak learning rate
-    momentum: float = 0.9
+    optimizer: str = "sgd"  # sgd (momentum, nesterov) | adamw (decoupled weight decay)
+    momentum: float = 0.9  # SGD's momentum; AdamW's beta1
     nesterov: bool = True
     weight_decay: float = 5e-4  # not applied to norms and biases
     schedule: str = "onecycle"
@@ -69,6 +72,9 @@ class TrainConfig:
     channels_last: str = "auto"  # auto (measured) | on | off; True/False are read as on/off
     compile: bool = False
     ema_decay: float = 0.0  # 0 = off; e.g. 0.999 evaluates an EMA of the weights
+    cutout: int = 0  # side of the Cutout square in pixels; 0 = off
+    mixup: float = 0.0  # mixup's Beta(alpha, alpha); 0 = off
+    cutmix: float = 0.0  # CutMix's Beta(alpha, alpha); 0 = off (with mixup too: one of them per batch)
     seed: int = 0
     device: str = "auto"
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch
@@ -85,6 +91,10 @@ class TrainConfig:
             check_field_type(f.name, getattr(self, f.name), hints[f.name])
         checks = [
             ("schedule", self.schedule in SCHEDULES, f"one of {SCHEDULES}"),
+            ("optimizer", self.optimizer in OPTIMIZERS, f"one of {OPTIMIZERS}"),
+            ("cutout", self.cutout >= 0, "an integer >= 0 (0 = off)"),
+            ("mixup", self.mixup >= 0, ">= 0 (0 = off)"),
+            ("cutmix", self.cutmix >= 0, ">= 0 (0 = off)"),
             ("amp", self.amp in AMP_MODES, f"one of {AMP_MODES}"),
             ("channels_last", self.channels_last in MEMORY_FORMATS, f"one of {MEMORY_FORMATS} (or true/false)"),
             ("device", self.device in DEVICES or self.device.startswith("cuda:"), f"one of {DEVICES} or 'cuda:N'"),
@@ -201,6 +211,23 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
             continue
         (decay if name in decayed else no_decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """SGD with (Nesterov) momentum, or AdamW (decoupled weight decay, betas
+    ``(momentum, 0.999)``), over :func:`param_groups` (no decay on norms, biases, scales)."""
+    groups = param_groups(model, config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=config.lr, betas=(config.momentum, 0.999))
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov)
+
+
+def augmentation_generator(config: TrainConfig, epoch: int, device: torch.device) -> torch.Generator | None:
+    """The generator of the batch-level augmentations for ``epoch`` (seeded from the run's seed
+    and the epoch, so a resumed run draws the same); None when Cutout, mixup and CutMix are off."""
+    if not (config.cutout or config.mixup or config.cutmix):
+        return None
+    return torch.Generator(device=device).manual_seed(config.seed * 100_003 + epoch)
 
 
 def lr_lambda(schedule: str, total_steps: int, warmup_steps: int) -> Callable[[int], float]:
@@ -341,6 +368,14 @@ def config_fingerprint(config: TrainConfig) -> str:
     return json.dumps(asdict(config), sort_keys=True)
 
 
+def same_config(fingerprint: str, config: TrainConfig) -> bool:
+    """True when a checkpoint's ``fingerprint`` was written by ``config``; a field newer than
+    the checkpoint matches when ``config`` holds its default (so new options keep old runs)."""
+    stored, current = json.loads(fingerprint), asdict(config)
+    defaults = asdict(TrainConfig())
+    return all(stored.get(k, defaults.get(k)) == current.get(k) for k in set(stored) | set(current))
+
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write ``state`` atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -428,8 +463,7 @@ def train(
     total_steps = steps_per_epoch * config.epochs
     replica = distributed.wrap_model(model, env, device, config.sync_bn)
     model = replica.module if env.enabled else replica  # sync BN replaced modules in place
-    optimizer = torch.optim.SGD(param_groups(model, config.weight_decay), lr=config.lr,
-                                momentum=config.momentum, nesterov=config.nesterov)
+    optimizer = make_optimizer(config, model)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lr_lambda(config.schedule, total_steps, round(config.warmup_fraction * total_steps)))
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
@@ -441,7 +475,7 @@ def train(
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     if ckpt_path is not None and ckpt_path.exists():
         state = load_checkpoint(ckpt_path, device)
-        if state["fingerprint"] != config_fingerprint(config):
+        if not same_config(state["fingerprint"], config):
             raise ValueError(f"checkpoint {ckpt_path} was written by a different config; delete it "
                              "or choose another checkpoint path to start this run afresh")
         model.load_state_dict(state["model"])
@@ -474,6 +508,7 @@ def train(
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress or not env.is_main,
                    leave=False, mininterval=1.0)
         skip = warmup_steps if epoch == start_epoch else 0
+        aug_generator = augmentation_generator(config, epoch, device)
         t0 = t_steady = time.perf_counter()
         steady_local = 0
         for step, (x, y) in enumerate(bar):
@@ -483,9 +518,12 @@ def train(
                 t_steady = time.perf_counter()
                 warmup_seconds = t_steady - t0
             x, y = distributed.shard_batch(x, y, env)
+            if aug_generator is not None:
+                x = cutout(x, config.cutout, aug_generator)
+            batch = mix_batch(x, y, config.mixup, config.cutmix, aug_generator)
             with autocast_context(device, amp_dtype):
-                logits = forward(x)
-                loss = criterion(logits.float(), y)
+                logits = forward(batch.images)
+                loss = batch.loss(criterion, logits.float())
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)

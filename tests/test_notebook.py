@@ -100,4 +100,13 @@ def test_cli_reports_unknown_preset_and_model(tmp_path: Path) -> None:
 def test_plan_presets_expand() -> None:
     assert {r.model for r in plan_runs("offline")} == {"resnet20", "eca_resnet20"}
     full = plan_runs("full")
-    assert len(full) == 3 * len({r.model for r in full}) and len({r.model for r in full}) >= 23
+    keys = {(r.experiment, r.model, r.variant) for r in full}
+    assert len(full) == 3 * len(keys) == len({(r.experiment, r.model, r.variant, r.seed) for r in full})
+    from cifarlib.models import list_models
+
+    # every registered model except the backbone's resnet32 is in the full study
+    assert {r.model for r in full} == set(list_models()) - {"resnet32"}
+    adamw = {r.model for r in full if r.config.optimizer == "adamw"}
+    assert adamw == {"convnext_tiny", "segnext_mscan_t", "lsknet_t", "coatnet_0", "hornet_tiny", "mixer_s4"}
+    assert {r.experiment for r in full} >= {"main", "main_iso", "full_size", "ablation_eca_k", "ablation_position",
+                                            "ablation_ghost_ratio", "ablation_ls"}

@@ -1,0 +1,65 @@
+"""The recipe options of the `full` preset: AdamW, Cutout, mixup, CutMix (engine wiring)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import torch
+
+from cifarlib.engine import TrainConfig, augmentation_generator, make_optimizer, same_config, train
+from test_engine import quick_config, tiny_data
+
+
+def test_adamw_is_built_with_decoupled_decay_groups() -> None:
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    opt = make_optimizer(TrainConfig(optimizer="adamw", weight_decay=0.05, lr=1e-3, momentum=0.9), model)
+    assert isinstance(opt, torch.optim.AdamW)
+    assert [g["weight_decay"] for g in opt.param_groups] == [0.05, 0.0]
+    assert opt.param_groups[0]["betas"] == (0.9, 0.999)
+    assert isinstance(make_optimizer(TrainConfig(), model), torch.optim.SGD)
+
+
+def test_augmentations_are_off_by_default_and_seeded_by_epoch() -> None:
+    device = torch.device("cpu")
+    assert augmentation_generator(TrainConfig(), 0, device) is None
+    on = TrainConfig(cutout=8, seed=1)
+    a, b = augmentation_generator(on, 2, device), augmentation_generator(on, 2, device)
+    assert torch.equal(torch.rand(3, generator=a), torch.rand(3, generator=b))
+    c = augmentation_generator(on, 3, device)
+    assert not torch.equal(torch.rand(3, generator=augmentation_generator(on, 2, device)), torch.rand(3, generator=c))
+
+
+def test_a_checkpoint_from_before_a_new_option_still_resumes() -> None:
+    config = TrainConfig(model="resnet20")
+    older = {k: v for k, v in asdict(config).items() if k not in ("cutout", "mixup", "cutmix", "optimizer")}
+    assert same_config(json.dumps(older), config)
+    assert not same_config(json.dumps(older), TrainConfig(model="resnet20", mixup=0.2))
+    assert not same_config(json.dumps({**older, "lr": 0.5}), config)
+
+
+@pytest.mark.parametrize("options", [dict(optimizer="adamw", lr=1e-3, weight_decay=0.05),
+                                     dict(cutout=8, mixup=0.2, cutmix=1.0)])
+def test_recipe_options_train_and_resume_exactly(tmp_path: Path, options: dict) -> None:
+    data = tiny_data()
+    config = quick_config(epochs=2, **options)
+    straight = train(config, data=data, checkpoint=tmp_path / "a.pt", progress=False)
+
+    class Interrupt(Exception):
+        pass
+
+    def stop(row: dict) -> None:
+        if row["epoch"] == 1:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(config, data=data, checkpoint=tmp_path / "b.pt", on_epoch=stop, progress=False)
+    resumed = train(config, data=data, checkpoint=tmp_path / "b.pt", progress=False)
+    assert resumed.resumed_from_epoch == 1
+    assert [r["train_loss"] for r in straight.history] == [r["train_loss"] for r in resumed.history]
+    for (name, p), q in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(p, q), name
+    plain = train(quick_config(epochs=2), data=data, progress=False)
+    assert plain.history[0]["train_loss"] != straight.history[0]["train_loss"]  # the options act
