@@ -26,7 +26,8 @@ import torchvision.transforms as T
 from PIL import Image
 
 from cifarlib.data import load_dataset, normalize
-from cifarlib.engine import TrainConfig, autocast_context, device_name, resolve_amp, train
+from cifarlib.devices import autocast_context, device_name, resolve_amp
+from cifarlib.engine import TrainConfig, train
 from cifarlib.models import create_model
 
 DEFAULT_DATA = os.environ.get("CIFARLIB_OFFLINE_ZIP", str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cifar10-jpeg.zip"))

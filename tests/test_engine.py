@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from cifarlib.data import TensorDataset, load_dataset
-from cifarlib.engine import TrainConfig, lr_lambda, resolve_amp, train
+from cifarlib.devices import resolve_amp
+from cifarlib.engine import TrainConfig, lr_lambda, train
 
 
 def tiny_data(n_per_class: int = 8, classes: int = 4, seed: int = 0) -> TensorDataset:
