@@ -15,7 +15,7 @@ import argparse
 import torch
 
 from cifarlib.autotune import candidates, choose, time_candidate
-from cifarlib.engine import device_name
+from cifarlib.devices import device_name
 from cifarlib.models import create_model, list_models
 from cifarlib.profile import count_flops
 

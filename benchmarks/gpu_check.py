@@ -25,7 +25,7 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cifarlib.engine import device_name  # noqa: E402
+from cifarlib.devices import device_name  # noqa: E402
 from cifarlib.models import create_model, list_models  # noqa: E402
 
 

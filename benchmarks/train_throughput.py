@@ -26,14 +26,16 @@ import torchvision.transforms as T
 from PIL import Image
 
 from cifarlib.data import load_dataset, normalize
-from cifarlib.engine import TrainConfig, autocast_context, device_name, resolve_amp, train
+from cifarlib.devices import autocast_context, device_name, resolve_amp
+from cifarlib.engine import TrainConfig, train
 from cifarlib.models import create_model
 
 DEFAULT_DATA = os.environ.get("CIFARLIB_OFFLINE_ZIP", str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cifar10-jpeg.zip"))
 
 
-def bench_engine(data, images: int, batch_size: int, amp: str, channels_last: bool) -> float:
-    config = TrainConfig(model="resnet20", dataset="given", epochs=1, batch_size=batch_size,
+def bench_engine(data, spec: str, images: int, batch_size: int, amp: str, channels_last: bool) -> float:
+    """``data`` is the data set loaded from ``spec``."""
+    config = TrainConfig(model="resnet20", dataset=spec, epochs=1, batch_size=batch_size,
                          train_subset=images, test_subset=len(data.classes) * 10, amp=amp,
                          channels_last=channels_last, device="cpu", warmup_fraction=0.0)
     return train(config, data=data, progress=False).train_images_per_s
@@ -109,9 +111,9 @@ def main() -> None:
     args = parser.parse_args()
     data = load_dataset(args.data)
     rows = {}
-    rows["engine (auto AMP, channels_last)"] = bench_engine(data, args.images, args.batch_size, "auto", True)
-    rows["engine (auto AMP, NCHW)"] = bench_engine(data, args.images, args.batch_size, "auto", False)
-    rows["engine (fp32, channels_last)"] = bench_engine(data, args.images, args.batch_size, "off", True)
+    rows["engine (auto AMP, channels_last)"] = bench_engine(data, args.data, args.images, args.batch_size, "auto", True)
+    rows["engine (auto AMP, NCHW)"] = bench_engine(data, args.data, args.images, args.batch_size, "auto", False)
+    rows["engine (fp32, channels_last)"] = bench_engine(data, args.data, args.images, args.batch_size, "off", True)
     rows["bare step (auto AMP, channels_last)"] = bench_bare(data, args.images, args.batch_size, "auto", True)
     rows["bare step (fp32, NCHW)"] = bench_bare(data, args.images, args.batch_size, "off", False)
     rows["textbook DataLoader loop (fp32)"] = bench_textbook(data, args.images, args.batch_size, args.workers)

@@ -30,7 +30,7 @@ def _cmd_models(args: argparse.Namespace) -> None:
     if not args.no_throughput or args.train:
         import torch
 
-        from .engine import device_name
+        from .devices import device_name
 
         print(f"# throughput measured on {device_name(torch.device('cpu'))}, torch {torch.__version__}")
     with pd.option_context("display.max_rows", None, "display.width", 160):
@@ -43,7 +43,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from .data import check_available
     from .distributed import is_main_process
     from .params import parse_run_parameters
-    from .runner import repo_path, run_paths
+    from .paths import repo_path
+    from .runner import run_paths
     from .sweep import execute_train_notebook
 
     params = {name: yaml.safe_load(value) for name, value in args.param}
@@ -80,9 +81,7 @@ def _cmd_generate(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .results import DEFAULT_RESULTS_DIR
-    from .runner import DEFAULT_CHECKPOINT_DIR, DEFAULT_RUNS_DIR
-    from .sweep import DEFAULT_PLAN
+    from .paths import DEFAULT_CHECKPOINT_DIR, DEFAULT_PLAN, DEFAULT_RESULTS_DIR, DEFAULT_RUNS_DIR
 
     parser = argparse.ArgumentParser(prog="python -m cifarlib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -134,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("results_dir", "checkpoint_dir", "runs_dir", "plan"):
         if getattr(args, name, None) is not None:
             setattr(args, name, Path(getattr(args, name)).resolve())
-    from .results import REPO_ROOT
+    from .paths import REPO_ROOT
 
     os.chdir(REPO_ROOT)  # plan and notebook paths are relative to the repository root
     try:

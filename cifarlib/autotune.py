@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,7 +27,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-DTYPES: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+from .devices import PRECISION_DTYPES, autocast_context, synchronize
+from .paths import atomic_write, cache_dir
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Policy:
 
     @property
     def amp_dtype(self) -> torch.dtype | None:
-        return DTYPES[self.precision]
+        return PRECISION_DTYPES[self.precision]
 
     def as_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,30 +88,27 @@ def time_candidate(
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     x = torch.randn(batch_size, *image_shape, device=device).contiguous(memory_format=memory_format)
     y = torch.randint(0, num_classes, (batch_size,), device=device)
-    dtype = DTYPES[candidate.precision]
+    dtype = PRECISION_DTYPES[candidate.precision]
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     times = []
     for i in range(warmup + steps):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        synchronize(device)
         t0 = time.perf_counter()
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        with autocast_context(device, dtype):
             loss = F.cross_entropy(model(x).float(), y)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(opt)
         scaler.update()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        synchronize(device)
         if i >= warmup:
             times.append(time.perf_counter() - t0)
     return sorted(times)[len(times) // 2]
 
 
 def cache_file(key: dict[str, Any]) -> Path:
-    base = Path(os.environ.get("CIFARLIB_CACHE", Path.home() / ".cache" / "cifarlib"))
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return base / "autotune" / f"{key['model']}-{digest}.json"
+    return cache_dir() / "autotune" / f"{key['model']}-{digest}.json"
 
 
 def resolve_policy(
@@ -136,8 +133,5 @@ def resolve_policy(
     timings = {c: time_candidate(build, c, batch_size, image_shape, num_classes, device) for c in options}
     best = choose(timings)
     policy = Policy(best.precision, best.channels_last, "measured", {c.label: t for c, t in timings.items()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps({**policy.as_record(), "key": key}, indent=1))
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps({**policy.as_record(), "key": key}, indent=1)))
     return policy

@@ -38,6 +38,9 @@ import torch
 import torchvision
 from PIL import Image
 
+from .paths import atomic_write, portable_path
+from .paths import cache_dir as default_cache_dir
+
 CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
 CIFAR100_STD = (0.2673, 0.2564, 0.2762)
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -71,6 +74,9 @@ FINE_TO_COARSE: dict[str, str] = {c: s for s, v in CIFAR100_SUPERCLASSES.items()
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
 GENERATED_MARKER = "GENERATED.json"
+# CIFAR data set name -> the folder torchvision reads under the data root (its ``base_folder``).
+CIFAR_FOLDERS = {"cifar100": "cifar-100-python", "cifar10": "cifar-10-batches-py"}
+FOLDER_PREFIX = "folder:"
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -81,14 +87,59 @@ class DataError(ValueError):
     """A data file exists but cannot be read; the message names the file (and zip member)."""
 
 
-def portable_path(path: str | os.PathLike) -> str:
-    """A path safe to store in a record: relative to the repository when it is inside it or
-    next to it (``../shared/data/x.zip``), else just the file name."""
-    from .results import REPO_ROOT
+# --------------------------------------------------------------------------- data set specs
 
-    resolved = Path(path).expanduser().resolve()
-    rel = os.path.relpath(resolved, REPO_ROOT)
-    return rel if not rel.startswith(os.path.join("..", "..")) else resolved.name
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A parsed ``dataset`` parameter (see the module doc)."""
+
+    kind: str  # "cifar100", "cifar10" or "folder"
+    location: str = ""  # folder specs: the directory or .zip, as given
+
+    @property
+    def is_folder(self) -> bool:
+        return self.kind == "folder"
+
+
+def parse_dataset_spec(spec: str) -> DatasetSpec:
+    """``cifar100``, ``cifar10`` or ``folder:PATH``; ``ValueError`` naming the choices otherwise."""
+    if spec in CIFAR_FOLDERS:
+        return DatasetSpec(spec)
+    if spec.startswith(FOLDER_PREFIX):
+        return DatasetSpec("folder", spec[len(FOLDER_PREFIX):])
+    raise ValueError(f"unknown dataset {spec!r}: use 'cifar100', 'cifar10' or 'folder:PATH' "
+                     "(a directory or .zip with train/<class>/* and test/<class>/*)")
+
+
+def cifar_folder(root: str | os.PathLike, kind: str) -> Path:
+    """Where torchvision reads CIFAR ``kind`` under ``root``."""
+    return Path(root) / CIFAR_FOLDERS[kind]
+
+
+def is_generated(root: str | os.PathLike, kind: str) -> bool:
+    """True when the CIFAR files under ``root`` were written by :func:`write_generated_cifar100`."""
+    return (cifar_folder(root, kind) / GENERATED_MARKER).exists()
+
+
+def _cifar_name(kind: str, generated: bool) -> str:
+    return f"{kind}-generated" if generated else kind
+
+
+def dataset_name(spec: str, root: str | os.PathLike = "data") -> str:
+    """The name the data set of ``spec`` gets when loaded (without loading it), which also
+    names its results folder: ``cifar100``, ``cifar100-generated``, ``cifar10`` or a
+    folder/zip's stem (``cifar10-jpeg``)."""
+    parsed = parse_dataset_spec(spec)
+    if parsed.is_folder:
+        return Path(parsed.location).stem
+    return _cifar_name(parsed.kind, is_generated(root, parsed.kind))
+
+
+def portable_spec(spec: str) -> str:
+    """``spec`` as a record stores it: a folder's path never absolute (:func:`portable_path`)."""
+    parsed = parse_dataset_spec(spec)
+    return FOLDER_PREFIX + portable_path(parsed.location) if parsed.is_folder else spec
 
 
 def tensors_fingerprint(*tensors: torch.Tensor, extra: str = "") -> str:
@@ -172,22 +223,16 @@ def _balanced_subset(
 # --------------------------------------------------------------------------- loading
 
 
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("CIFARLIB_CACHE", Path.home() / ".cache" / "cifarlib"))
-
-
 def load_dataset(spec: str = "cifar100", root: str | os.PathLike = "data", download: bool = False) -> TensorDataset:
     """Load a data set by spec: ``cifar100``, ``cifar10`` or ``folder:PATH`` (see module doc).
 
     Raises :class:`DataNotFoundError` naming the path searched and the ways to get the data, and
     ``ValueError`` for an unknown spec.
     """
-    if spec in ("cifar100", "cifar10"):
-        return _load_torchvision_cifar(spec, Path(root), download)
-    if spec.startswith("folder:"):
-        return load_image_folder(spec[len("folder:"):])
-    raise ValueError(f"unknown dataset {spec!r}: use 'cifar100', 'cifar10' or 'folder:PATH' "
-                     "(a directory or .zip with train/<class>/* and test/<class>/*)")
+    parsed = parse_dataset_spec(spec)
+    if parsed.is_folder:
+        return load_image_folder(parsed.location)
+    return _load_torchvision_cifar(parsed.kind, Path(root), download)
 
 
 def _require_folder(path: Path) -> None:
@@ -201,17 +246,16 @@ def _require_folder(path: Path) -> None:
 
 def check_available(spec: str, root: str | os.PathLike = "data", download: bool = False) -> None:
     """Fail fast (before a notebook kernel starts) when a data set is plainly missing."""
-    if spec.startswith("folder:"):
-        _require_folder(Path(spec[len("folder:"):]).expanduser())
-    elif spec in ("cifar100", "cifar10") and not download:
-        folder = Path(root) / ("cifar-100-python" if spec == "cifar100" else "cifar-10-batches-py")
+    parsed = parse_dataset_spec(spec)
+    if parsed.is_folder:
+        _require_folder(Path(parsed.location).expanduser())
+    elif not download:
+        folder = cifar_folder(root, parsed.kind)
         if not folder.exists():
             raise DataNotFoundError(
                 f"{spec} not found: no folder {folder.resolve()}. Get it by: (1) online: -p download True; "
                 f"(2) -p data_root PATH pointing at the parent of an existing '{folder.name}'; (3) offline: "
                 "-p dataset folder:../shared/data/cifar10-jpeg.zip")
-    elif spec not in ("cifar100", "cifar10"):
-        raise ValueError(f"unknown dataset {spec!r}: use 'cifar100', 'cifar10' or 'folder:PATH'")
 
 
 def _unchecked(cls: type) -> type:
@@ -228,8 +272,8 @@ def _unchecked(cls: type) -> type:
 
 def _load_torchvision_cifar(spec: str, root: Path, download: bool) -> TensorDataset:
     cls = torchvision.datasets.CIFAR100 if spec == "cifar100" else torchvision.datasets.CIFAR10
-    folder = root / cls.base_folder
-    generated = (folder / GENERATED_MARKER).exists()
+    folder = cifar_folder(root, spec)
+    generated = is_generated(root, spec)
     if generated:
         cls = _unchecked(cls)
     try:
@@ -247,7 +291,7 @@ def _load_torchvision_cifar(spec: str, root: Path, download: bool) -> TensorData
     if generated:  # generated data: normalise with its own statistics
         mean, std = _channel_stats(torch.from_numpy(train.data).permute(0, 3, 1, 2))
     return TensorDataset(
-        name=f"{spec}-generated" if generated else spec,
+        name=_cifar_name(spec, generated),
         train_x=torch.from_numpy(train.data).permute(0, 3, 1, 2).contiguous(),
         train_y=torch.tensor(train.targets, dtype=torch.int64),
         test_x=torch.from_numpy(test.data).permute(0, 3, 1, 2).contiguous(),
@@ -375,10 +419,7 @@ def load_image_folder(location: str | os.PathLike, cache_dir: Path | None = None
     )
     if fresh:  # the fingerprint is computed once, with the decode, and cached with the tensors
         tensors["fingerprint"] = dataset.fingerprint
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".tmp{os.getpid()}")
-        torch.save(tensors, tmp)
-        os.replace(tmp, cache)
+        atomic_write(cache, lambda tmp: torch.save(tensors, tmp))
     return dataset
 
 
@@ -495,8 +536,8 @@ def write_generated_cifar100(
     """
     # Written into a private folder and renamed into place, so that a concurrent reader (two
     # sweep workers preparing the same preset) sees either nothing or the complete set.
-    target = Path(root) / "cifar-100-python"
-    folder = Path(root) / f".cifar-100-python.tmp{os.getpid()}"
+    target = cifar_folder(root, "cifar100")
+    folder = target.with_name(f".{target.name}.tmp{os.getpid()}")
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     classes = list(CIFAR100_CLASSES[:num_classes]) if num_classes <= 100 else [f"class_{i}" for i in range(num_classes)]

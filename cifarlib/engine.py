@@ -2,9 +2,11 @@
 Cutout/mixup/CutMix (:mod:`cifarlib.augment`), AMP, channels_last, optional torch.compile and
 weight EMA, top-1/top-5 evaluation, per-epoch checkpoints and exact resume.
 
-AMP policy (``amp="auto"``): bf16 autocast on CPUs with native bf16 (AVX-512 BF16 / AMX) and on
-GPUs that support bf16; fp16 autocast with a gradient scaler on other GPUs; off elsewhere.
-``amp`` may also be forced to ``"bf16"``, ``"fp16"`` (CUDA only) or ``"off"``.
+Laid out as torchvision's ``references/classification/train.py``: :func:`train_one_epoch`,
+:func:`evaluate`, :func:`checkpoint_state` / :func:`restore_checkpoint`, and a short
+:func:`train` that sets up the run (:func:`build_parts`), loops over epochs and assembles the
+:class:`TrainResult`. Devices and AMP dtypes come from :mod:`cifarlib.devices`; the precision
+and memory format a run uses are measured by :mod:`cifarlib.autotune`.
 
 Exactness: the batch order and augmentation of epoch ``e`` come from a generator seeded by
 ``(seed, e)`` (see :class:`cifarlib.data.BatchLoader`); the checkpoint written after every epoch
@@ -17,13 +19,13 @@ epoch and every ``log_every`` steps for the progress bar.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
 import os
 import time
 import typing
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
@@ -36,7 +38,9 @@ from tqdm import tqdm
 from . import autotune, distributed
 from .augment import cutout, mix_batch
 from .data import BatchLoader, TensorDataset, load_dataset
+from .devices import FP16_NEEDS_CUDA, autocast_context, device_name, dtype_label, resolve_amp, resolve_device, synchronize
 from .models import create_model, model_entry
+from .paths import atomic_write
 
 SCHEDULES = ("onecycle", "cosine")
 OPTIMIZERS = ("sgd", "adamw")
@@ -114,7 +118,7 @@ class TrainConfig:
             if not ok:
                 raise ValueError(f"bad value for {name}: {getattr(self, name)!r}; allowed: {allowed}")
         if self.amp == "fp16" and not self.device.startswith("cuda") and self.device != "auto":
-            raise ValueError("bad value for amp: 'fp16' needs a CUDA device; use 'bf16' or 'off' on CPU")
+            raise ValueError(FP16_NEEDS_CUDA)
 
 
 
@@ -138,46 +142,6 @@ def check_field_type(name: str, value: Any, hint: Any) -> None:
                   dict: "a mapping"}.get(kind, kind.__name__)
         raise ValueError(f"bad value for {name}: {value!r} ({type(value).__name__}); "
                          f"allowed: {wanted}{hint_text}")
-
-
-# --------------------------------------------------------------------------- devices and AMP
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("bad value for device: 'cuda' requested but no CUDA GPU is visible; use 'cpu' or 'auto'")
-    return device
-
-
-def cpu_has_native_bf16() -> bool:
-    """True when the CPU advertises AVX-512 BF16 or AMX-BF16 (Linux /proc/cpuinfo)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def resolve_amp(mode: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``mode`` on ``device`` (``None``: full fp32)."""
-    if mode == "off":
-        return None
-    if mode == "bf16":
-        return torch.bfloat16
-    if mode == "fp16":
-        if device.type != "cuda":
-            raise ValueError("bad value for amp: 'fp16' needs a CUDA device; use 'bf16' or 'off' on CPU")
-        return torch.float16
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if cpu_has_native_bf16() else None
-
-
-def autocast_context(device: torch.device, dtype: torch.dtype | None):
-    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
 
 
 # --------------------------------------------------------------------------- optimisation
@@ -341,7 +305,291 @@ def evaluate(
     )
 
 
+# --------------------------------------------------------------------------- checkpoints
+
+
+def config_fingerprint(config: TrainConfig) -> str:
+    """The config as canonical JSON: a checkpoint only resumes a run with the same config."""
+    return json.dumps(asdict(config), sort_keys=True)
+
+
+def same_config(fingerprint: str, config: TrainConfig) -> bool:
+    """True when a checkpoint's ``fingerprint`` was written by ``config``; a field newer than
+    the checkpoint matches when ``config`` holds its default (so new options keep old runs)."""
+    stored, current = json.loads(fingerprint), asdict(config)
+    defaults = asdict(TrainConfig())
+    return all(stored.get(k, defaults.get(k)) == current.get(k) for k in set(stored) | set(current))
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` atomically (temporary file, then rename)."""
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be read; the message names it and the two ways out."""
+
+
+def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+        if not isinstance(state, dict) or "fingerprint" not in state:
+            raise ValueError("not a cifarlib checkpoint")
+    except Exception as err:  # truncated zip, unpickling error, foreign file
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({type(err).__name__}: {err}). Delete it to start the "
+            "run afresh, or run again with -p restart True") from err
+    return state
+
+
 # --------------------------------------------------------------------------- training
+
+
+@dataclass
+class TrainParts:
+    """What a run trains with, built once by :func:`build_parts`."""
+
+    model: nn.Module  # the bare model: checkpointed, averaged and evaluated
+    forward: nn.Module  # what a training step calls: the model, its DDP wrapper and/or torch.compile
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler
+    ema: WeightEMA | None
+    criterion: nn.Module
+    amp_dtype: torch.dtype | None
+    device: torch.device
+    env: distributed.DistEnv
+    config: TrainConfig  # for the batch-level augmentations (Cutout, mixup, CutMix) and their seed
+
+    def eval_model(self) -> nn.Module:
+        """The weights to evaluate: a copy holding the EMA when it is on, else the model itself."""
+        if self.ema is None:
+            return self.model
+        averaged = copy.deepcopy(self.model)
+        averaged.load_state_dict(self.ema.state_dict())
+        return averaged
+
+
+@dataclass
+class EpochStats:
+    """One epoch of training, summed over processes."""
+
+    loss: float  # mean training loss
+    top1: float  # training accuracy, percent
+    images: int
+    seconds: float
+    steady_seconds: float  # after the warm-up steps (the whole epoch when none were skipped)
+    steady_images: int
+    warmup_seconds: float | None  # time of the skipped warm-up steps, when any were skipped
+
+
+@dataclass
+class TrainState:
+    """Counters of a run: the first five are checkpointed and restored on resume, the steady
+    throughput counters belong to this process."""
+
+    epoch: int = 0  # epochs finished
+    history: list[dict[str, float]] = field(default_factory=list)
+    train_seconds: float = 0.0
+    train_images: int = 0
+    prior_wall: float = 0.0  # wall time of the processes that ran before a resume
+    steady_seconds: float = 0.0
+    steady_images: int = 0
+    warmup_seconds: float = 0.0
+
+    def add(self, stats: EpochStats) -> None:
+        self.train_seconds += stats.seconds
+        self.train_images += stats.images
+        self.steady_seconds += stats.steady_seconds
+        self.steady_images += stats.steady_images
+        if stats.warmup_seconds is not None:
+            self.warmup_seconds = stats.warmup_seconds
+
+    @property
+    def images_per_s(self) -> float:
+        """Steady training images/s (all epochs when no steady time was measured)."""
+        if self.steady_seconds > 0:
+            return self.steady_images / self.steady_seconds
+        return self.train_images / self.train_seconds if self.train_seconds > 0 else float("nan")
+
+
+def checkpoint_state(config: TrainConfig, parts: TrainParts, state: TrainState, wall_time_s: float) -> dict[str, Any]:
+    """Everything :func:`restore_checkpoint` needs to continue the run exactly."""
+    device = parts.device
+    return {
+        "fingerprint": config_fingerprint(config), "epoch": state.epoch,
+        "model": parts.model.state_dict(), "optimizer": parts.optimizer.state_dict(),
+        "scheduler": parts.scheduler.state_dict(), "scaler": parts.scaler.state_dict(),
+        "ema": parts.ema.state_dict() if parts.ema is not None else None,
+        "rng_cpu": torch.get_rng_state(),
+        "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+        "history": state.history, "train_seconds": state.train_seconds, "train_images": state.train_images,
+        "wall_time_s": wall_time_s,
+    }
+
+
+def restore_checkpoint(path: Path, config: TrainConfig, parts: TrainParts) -> TrainState:
+    """Load the checkpoint at ``path`` into ``parts`` and the global RNG; returns the counters.
+
+    :class:`CheckpointError` when it cannot be read; ``ValueError`` when another config wrote it.
+    """
+    saved = load_checkpoint(path, parts.device)
+    if not same_config(saved["fingerprint"], config):
+        raise ValueError(f"checkpoint {path} was written by a different config; delete it "
+                         "or choose another checkpoint path to start this run afresh")
+    parts.model.load_state_dict(saved["model"])
+    parts.optimizer.load_state_dict(saved["optimizer"])
+    parts.scheduler.load_state_dict(saved["scheduler"])
+    parts.scaler.load_state_dict(saved["scaler"])
+    if parts.ema is not None:
+        parts.ema.load_state_dict(saved["ema"])
+    torch.set_rng_state(saved["rng_cpu"])
+    if parts.device.type == "cuda" and saved.get("rng_cuda") is not None:
+        torch.cuda.set_rng_state(saved["rng_cuda"], parts.device)
+    return TrainState(epoch=saved["epoch"], history=saved["history"], train_seconds=saved["train_seconds"],
+                      train_images=saved["train_images"], prior_wall=saved["wall_time_s"])
+
+
+class DivergenceError(FloatingPointError):
+    """Training loss became non-finite or exploded; no record is written."""
+
+
+def divergence_bound(num_classes: int) -> float:
+    """Largest plausible mean training loss: 3x the loss of a uniform guess, ``3 ln C``."""
+    return 3 * math.log(max(num_classes, 2))
+
+
+def check_divergence(row: dict[str, float], num_classes: int, lr: float) -> None:
+    """Raise :class:`DivergenceError` when an epoch's mean training loss is implausible."""
+    bound = divergence_bound(num_classes)
+    if not math.isfinite(row["train_loss"]) or row["train_loss"] > bound:
+        raise DivergenceError(
+            f"training diverged at epoch {row['epoch']}: mean train loss {row['train_loss']:.4g} "
+            f"(a uniform guess gives {math.log(num_classes):.3g}; the limit is {bound:.3g}). "
+            f"No record was written. Lower the learning rate (-p lr {lr / 10:g}), "
+            "or turn amp off (-p amp off), then rerun with -p restart True")
+
+
+def setup_device(config: TrainConfig) -> tuple[distributed.DistEnv, torch.device]:
+    """This process's place in the job and its device (joining the process group under
+    torchrun); fails early on a global batch the processes cannot share or fp16 on a CPU."""
+    env = distributed.env_from_os()
+    device = distributed.device_for(env, resolve_device(config.device))
+    distributed.init(env, device)
+    distributed.check_batch(env, config.batch_size)
+    if config.amp != "auto":
+        resolve_amp(config.amp, device)  # fp16 on a CPU fails here, naming the fix
+    return env, device
+
+
+def model_builder(config: TrainConfig, num_classes: int) -> Callable[[], nn.Module]:
+    return lambda: create_model(config.model, num_classes=num_classes, **config.model_kwargs)
+
+
+def execution_policy(config: TrainConfig, data: TensorDataset, device: torch.device,
+                     env: distributed.DistEnv) -> autotune.Policy:
+    """Precision and memory format: measured once, on rank 0, and shared with every rank."""
+    policy = None
+    if env.is_main:
+        policy = autotune.resolve_policy(
+            config.amp, config.channels_last, config.model, config.model_kwargs,
+            model_builder(config, data.num_classes), config.batch_size // env.world_size,
+            tuple(data.train_x.shape[1:]), data.num_classes, device, device_name(device))
+    return distributed.broadcast_object(policy, env)
+
+
+def make_loaders(config: TrainConfig, data: TensorDataset, device: torch.device, env: distributed.DistEnv,
+                 channels_last: bool) -> tuple[BatchLoader, BatchLoader]:
+    """The training loader (global batches) and this rank's contiguous share of the test set."""
+    train_loader = BatchLoader(data.train_x, data.train_y, config.batch_size, data.mean, data.std,
+                               train=True, seed=config.seed, device=device, channels_last=channels_last)
+    test_x, test_y = distributed.shard_batch(data.test_x, data.test_y, env)
+    test_loader = BatchLoader(test_x, test_y, config.eval_batch_size, data.mean, data.std,
+                              device=device, channels_last=channels_last)
+    return train_loader, test_loader
+
+
+def build_parts(config: TrainConfig, num_classes: int, device: torch.device, env: distributed.DistEnv,
+                policy: autotune.Policy, steps_per_epoch: int) -> TrainParts:
+    """Seed, build the model (in the policy's memory format, under DDP with torchrun), its
+    optimizer, schedule, gradient scaler, EMA and loss."""
+    torch.manual_seed(config.seed)
+    memory_format = torch.channels_last if policy.channels_last else torch.contiguous_format
+    model = model_builder(config, num_classes)().to(device).to(memory_format=memory_format)
+    total_steps = steps_per_epoch * config.epochs
+    replica = distributed.wrap_model(model, env, device, config.sync_bn)
+    model = replica.module if env.enabled else replica  # sync BN replaced modules in place
+    optimizer = make_optimizer(config, model)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_lambda(config.schedule, total_steps, round(config.warmup_fraction * total_steps)))
+    amp_dtype = policy.amp_dtype
+    return TrainParts(
+        model=model, forward=torch.compile(replica) if config.compile else replica,
+        optimizer=optimizer, scheduler=scheduler,
+        scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
+        ema=WeightEMA(model, config.ema_decay) if config.ema_decay > 0 else None,
+        criterion=nn.CrossEntropyLoss(label_smoothing=config.label_smoothing),
+        amp_dtype=amp_dtype, device=device, env=env, config=config)
+
+
+def train_one_epoch(parts: TrainParts, loader: BatchLoader, epoch: int, warmup_steps: int = 0,
+                    progress: bool = True, log_every: int = 50, desc: str = "") -> EpochStats:
+    """One pass over ``loader``. The first ``warmup_steps`` steps pay one-time costs (allocator,
+    oneDNN primitive creation, compilation): they are timed apart from the steady steps."""
+    model, device, env = parts.model, parts.device, parts.env
+    model.train()
+    loader.set_epoch(epoch)
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device)
+    seen, steady_local, warmup_seconds = 0, 0, None
+    bar = tqdm(loader, desc=desc, disable=not progress or not env.is_main, leave=False, mininterval=1.0)
+    config = parts.config
+    aug_generator = augmentation_generator(config, epoch, device)
+    t0 = t_steady = time.perf_counter()
+    for step, (x, y) in enumerate(bar):
+        if step == warmup_steps and warmup_steps:
+            synchronize(device)
+            t_steady = time.perf_counter()
+            warmup_seconds = t_steady - t0
+        x, y = distributed.shard_batch(x, y, env)
+        if aug_generator is not None:
+            x = cutout(x, config.cutout, aug_generator)
+        batch = mix_batch(x, y, config.mixup, config.cutmix, aug_generator)
+        with autocast_context(device, parts.amp_dtype):
+            logits = parts.forward(batch.images)
+            loss = batch.loss(parts.criterion, logits.float())
+        parts.optimizer.zero_grad(set_to_none=True)
+        parts.scaler.scale(loss).backward()
+        parts.scaler.step(parts.optimizer)
+        parts.scaler.update()
+        parts.scheduler.step()
+        if parts.ema is not None:
+            parts.ema.update(model)
+        loss_sum += loss.detach() * len(y)
+        correct += (logits.detach().argmax(1) == y).sum()
+        seen += len(y)
+        if step >= warmup_steps:
+            steady_local += len(y)
+        if progress and (step + 1) % log_every == 0:
+            bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}")
+    synchronize(device)
+    totals = distributed.all_reduce_sum(
+        torch.stack([loss_sum, correct.float(), torch.tensor(float(seen), device=device)]), env)
+    seen = int(totals[2].item())
+    t_end = time.perf_counter()
+    return EpochStats(loss=totals[0].item() / seen, top1=100 * totals[1].item() / seen, images=seen,
+                      seconds=t_end - t0, steady_seconds=t_end - t_steady,
+                      steady_images=steady_local * env.world_size, warmup_seconds=warmup_seconds)
+
+
+def data_info(data: TensorDataset) -> dict[str, Any]:
+    """What a record says about the data a run saw."""
+    return {"name": data.name, "source": data.source, "train_images": len(data.train_y),
+            "test_images": len(data.test_y), "num_classes": data.num_classes,
+            "image_size": list(data.train_x.shape[-2:]), "channels": int(data.train_x.shape[1]),
+            "mean": list(data.mean), "std": list(data.std),
+            "test_labels_sha": hashlib.sha256(data.test_y.numpy().tobytes()).hexdigest()[:16],
+            **data.info}
 
 
 @dataclass
@@ -363,52 +611,6 @@ class TrainResult:
     data_info: dict[str, Any]
 
 
-def config_fingerprint(config: TrainConfig) -> str:
-    """The config as canonical JSON: a checkpoint only resumes a run with the same config."""
-    return json.dumps(asdict(config), sort_keys=True)
-
-
-def same_config(fingerprint: str, config: TrainConfig) -> bool:
-    """True when a checkpoint's ``fingerprint`` was written by ``config``; a field newer than
-    the checkpoint matches when ``config`` holds its default (so new options keep old runs)."""
-    stored, current = json.loads(fingerprint), asdict(config)
-    defaults = asdict(TrainConfig())
-    return all(stored.get(k, defaults.get(k)) == current.get(k) for k in set(stored) | set(current))
-
-
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write ``state`` atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint cannot be read; the message names it and the two ways out."""
-
-
-def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
-    try:
-        state = torch.load(path, map_location=device, weights_only=False)
-        if not isinstance(state, dict) or "fingerprint" not in state:
-            raise ValueError("not a cifarlib checkpoint")
-    except Exception as err:  # truncated zip, unpickling error, foreign file
-        raise CheckpointError(
-            f"checkpoint {path} cannot be read ({type(err).__name__}: {err}). Delete it to start the "
-            "run afresh, or run again with -p restart True") from err
-    return state
-
-
-class DivergenceError(FloatingPointError):
-    """Training loss became non-finite or exploded; no record is written."""
-
-
-def divergence_bound(num_classes: int) -> float:
-    """Largest plausible mean training loss: 3x the loss of a uniform guess, ``3 ln C``."""
-    return 3 * math.log(max(num_classes, 2))
-
-
 def train(
     config: TrainConfig,
     data: TensorDataset | None = None,
@@ -428,205 +630,46 @@ def train(
         progress: show a tqdm bar per epoch.
     """
     config.validate()
-    env = distributed.env_from_os()
-    device = distributed.device_for(env, resolve_device(config.device))
-    distributed.init(env, device)
-    distributed.check_batch(env, config.batch_size)
-    if config.amp != "auto":
-        resolve_amp(config.amp, device)  # fp16 on a CPU fails here, naming the fix
+    env, device = setup_device(config)
     if data is None:
         data = load_dataset(config.dataset, config.data_root, config.download)
     data = data.subset(config.train_subset, config.test_subset, seed=config.seed)
-
-    def build() -> nn.Module:
-        return create_model(config.model, num_classes=data.num_classes, **config.model_kwargs)
-
-    policy = None
-    if env.is_main:  # measured once, on rank 0, and shared
-        policy = autotune.resolve_policy(
-            config.amp, config.channels_last, config.model, config.model_kwargs, build,
-            config.batch_size // env.world_size, tuple(data.train_x.shape[1:]), data.num_classes, device,
-            device_name(device))
-    policy = distributed.broadcast_object(policy, env)
-    amp_dtype, channels_last = policy.amp_dtype, policy.channels_last
-
-    torch.manual_seed(config.seed)
-    model = build().to(device)
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(memory_format=memory_format)
-    train_loader = BatchLoader(data.train_x, data.train_y, config.batch_size, data.mean, data.std,
-                               train=True, seed=config.seed, device=device, channels_last=channels_last)
-    test_x, test_y = distributed.shard_batch(data.test_x, data.test_y, env)  # contiguous share of the test set
-    test_loader = BatchLoader(test_x, test_y, config.eval_batch_size, data.mean, data.std,
-                              device=device, channels_last=channels_last)
-    steps_per_epoch = len(train_loader)
-    total_steps = steps_per_epoch * config.epochs
-    replica = distributed.wrap_model(model, env, device, config.sync_bn)
-    model = replica.module if env.enabled else replica  # sync BN replaced modules in place
-    optimizer = make_optimizer(config, model)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_lambda(config.schedule, total_steps, round(config.warmup_fraction * total_steps)))
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    ema = WeightEMA(model, config.ema_decay) if config.ema_decay > 0 else None
-    forward = torch.compile(replica) if config.compile else replica
-
-    history: list[dict[str, float]] = []
-    start_epoch, train_seconds, train_images, prior_wall = 0, 0.0, 0, 0.0
+    policy = execution_policy(config, data, device, env)
+    train_loader, test_loader = make_loaders(config, data, device, env, policy.channels_last)
+    parts = build_parts(config, data.num_classes, device, env, policy, len(train_loader))
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
+    state = TrainState()
     if ckpt_path is not None and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path, device)
-        if not same_config(state["fingerprint"], config):
-            raise ValueError(f"checkpoint {ckpt_path} was written by a different config; delete it "
-                             "or choose another checkpoint path to start this run afresh")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
-        torch.set_rng_state(state["rng_cpu"])
-        if device.type == "cuda" and state.get("rng_cuda") is not None:
-            torch.cuda.set_rng_state(state["rng_cuda"], device)
-        history = state["history"]
-        start_epoch, train_seconds = state["epoch"], state["train_seconds"]
-        train_images, prior_wall = state["train_images"], state["wall_time_s"]
-    resumed_from = start_epoch
+        state = restore_checkpoint(ckpt_path, config, parts)
+    resumed_from = state.epoch
     wall_start = time.perf_counter()
-
-    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    eval_model = model
-    # The first steps in a process pay one-time costs (allocator, oneDNN primitive creation,
-    # compilation); they are timed apart and left out of the steady images/s.
-    warmup_steps = min(WARMUP_STEPS, max(0, steps_per_epoch - 1))
-    steady_seconds, steady_images, warmup_seconds = 0.0, 0, 0.0
-    for epoch in range(start_epoch, config.epochs):
-        model.train()
-        train_loader.set_epoch(epoch)
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device)
-        seen = 0
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress or not env.is_main,
-                   leave=False, mininterval=1.0)
-        skip = warmup_steps if epoch == start_epoch else 0
-        aug_generator = augmentation_generator(config, epoch, device)
-        t0 = t_steady = time.perf_counter()
-        steady_local = 0
-        for step, (x, y) in enumerate(bar):
-            if step == skip and skip:
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                t_steady = time.perf_counter()
-                warmup_seconds = t_steady - t0
-            x, y = distributed.shard_batch(x, y, env)
-            if aug_generator is not None:
-                x = cutout(x, config.cutout, aug_generator)
-            batch = mix_batch(x, y, config.mixup, config.cutmix, aug_generator)
-            with autocast_context(device, amp_dtype):
-                logits = forward(batch.images)
-                loss = batch.loss(criterion, logits.float())
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            if ema is not None:
-                ema.update(model)
-            loss_sum += loss.detach() * len(y)
-            correct += (logits.detach().argmax(1) == y).sum()
-            seen += len(y)
-            if step >= skip:
-                steady_local += len(y)
-            if progress and (step + 1) % log_every == 0:
-                bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}")
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        totals = distributed.all_reduce_sum(
-            torch.stack([loss_sum, correct.float(), torch.tensor(float(seen), device=device)]), env)
-        loss_sum, correct, seen = totals[0], totals[1], int(totals[2].item())
-        t_end = time.perf_counter()
-        epoch_seconds = t_end - t0
-        train_seconds += epoch_seconds
-        steady_seconds += t_end - t_steady
-        steady_images += steady_local * env.world_size
-        train_images += seen
-        if ema is not None:
-            eval_model = _ema_copy(model, ema)
-        result = evaluate(eval_model, test_loader, data.num_classes, amp_dtype, env)
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": loss_sum.item() / seen,
-            "train_top1": 100 * correct.item() / seen,
-            "test_loss": result.loss,
-            "test_top1": result.top1,
-            "test_top5": result.top5,
-            "lr": optimizer.param_groups[0]["lr"],
-            "epoch_seconds": epoch_seconds,
-        }
-        history.append(row)
-        bound = divergence_bound(data.num_classes)
-        if not math.isfinite(row["train_loss"]) or row["train_loss"] > bound:
-            raise DivergenceError(
-                f"training diverged at epoch {epoch + 1}: mean train loss {row['train_loss']:.4g} "
-                f"(a uniform guess gives {math.log(data.num_classes):.3g}; the limit is {bound:.3g}). "
-                f"No record was written. Lower the learning rate (-p lr {config.lr / 10:g}), "
-                "or turn amp off (-p amp off), then rerun with -p restart True")
+    warmup_steps = min(WARMUP_STEPS, max(0, len(train_loader) - 1))  # left out of the steady images/s
+    for epoch in range(resumed_from, config.epochs):
+        stats = train_one_epoch(parts, train_loader, epoch, warmup_steps if epoch == resumed_from else 0,
+                                progress, log_every, desc=f"epoch {epoch + 1}/{config.epochs}")
+        state.add(stats)
+        result = evaluate(parts.eval_model(), test_loader, data.num_classes, parts.amp_dtype, env)
+        row = {"epoch": epoch + 1, "train_loss": stats.loss, "train_top1": stats.top1,
+               "test_loss": result.loss, "test_top1": result.top1, "test_top5": result.top5,
+               "lr": parts.optimizer.param_groups[0]["lr"], "epoch_seconds": stats.seconds}
+        state.history.append(row)
+        state.epoch = epoch + 1
+        check_divergence(row, data.num_classes, config.lr)
         if ckpt_path is not None and env.is_main:
-            save_checkpoint(ckpt_path, {
-                "fingerprint": config_fingerprint(config), "epoch": epoch + 1,
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-                "ema": ema.state_dict() if ema is not None else None,
-                "rng_cpu": torch.get_rng_state(),
-                "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                "history": history, "train_seconds": train_seconds, "train_images": train_images,
-                "wall_time_s": prior_wall + time.perf_counter() - wall_start,
-            })
+            wall = state.prior_wall + time.perf_counter() - wall_start
+            save_checkpoint(ckpt_path, checkpoint_state(config, parts, state, wall))
         distributed.barrier(env)  # no rank runs ahead of the checkpoint it may resume from
         if progress and env.is_main:
             tqdm.write(f"epoch {epoch + 1}/{config.epochs}: loss {row['train_loss']:.3f}, "
-                       f"test top-1 {row['test_top1']:.2f}%, {epoch_seconds:.1f}s")
+                       f"test top-1 {row['test_top1']:.2f}%, {stats.seconds:.1f}s")
         if on_epoch is not None:
             on_epoch(row)
 
-    if ema is not None:
-        eval_model = _ema_copy(model, ema)
-    final = evaluate(eval_model, test_loader, data.num_classes, amp_dtype, env)
+    eval_model = parts.eval_model()
+    final = evaluate(eval_model, test_loader, data.num_classes, parts.amp_dtype, env)
     return TrainResult(
-        config=asdict(config), history=history, final=final, classes=data.classes, model=eval_model,
-        train_images_per_s=(steady_images / steady_seconds if steady_seconds > 0
-                            else train_images / train_seconds if train_seconds > 0 else float("nan")),
-        warmup_seconds=warmup_seconds, warmup_steps=warmup_steps,
-        execution_policy=policy.as_record(),
-        wall_time_s=prior_wall + time.perf_counter() - wall_start, device=device_name(device),
-        amp_dtype=str(amp_dtype).replace("torch.", "") if amp_dtype else "off",
-        resumed_from_epoch=resumed_from, world_size=env.world_size,
-        data_info={"name": data.name, "source": data.source, "train_images": len(data.train_y),
-                   "test_images": len(data.test_y), "num_classes": data.num_classes,
-                   "image_size": list(data.train_x.shape[-2:]), "channels": int(data.train_x.shape[1]),
-                   "mean": list(data.mean), "std": list(data.std),
-                   "test_labels_sha": hashlib.sha256(data.test_y.numpy().tobytes()).hexdigest()[:16],
-                   **data.info},
-    )
-
-
-def _ema_copy(model: nn.Module, ema: WeightEMA) -> nn.Module:
-    import copy
-
-    averaged = copy.deepcopy(model)
-    averaged.load_state_dict(ema.state_dict())
-    return averaged
-
-
-def device_name(device: torch.device) -> str:
-    """A human-readable device name: the GPU model, or the CPU model and thread count."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    model = "CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model} ({torch.get_num_threads()} threads)"
+        config=asdict(config), history=state.history, final=final, classes=data.classes, model=eval_model,
+        train_images_per_s=state.images_per_s, warmup_seconds=state.warmup_seconds, warmup_steps=warmup_steps,
+        execution_policy=policy.as_record(), wall_time_s=state.prior_wall + time.perf_counter() - wall_start,
+        device=device_name(device), amp_dtype=dtype_label(parts.amp_dtype), resumed_from_epoch=resumed_from,
+        world_size=env.world_size, data_info=data_info(data))

@@ -8,13 +8,13 @@ covers convolutions, matmuls and attention, not elementwise ops.
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
 
 import pandas as pd
 import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from .devices import autocast_context, synchronize
 from .models import create_model, model_entry
 
 
@@ -49,19 +49,14 @@ def measure_throughput(
     device = torch.device(device)
     model = model.to(device).eval()
     x = torch.randn(batch_size, 3, image_size, image_size, device=device)
-    autocast = (
-        torch.autocast(device.type, dtype=torch.bfloat16) if amp else nullcontext()
-    )
-    with torch.inference_mode(), autocast:
+    with torch.inference_mode(), autocast_context(device, torch.bfloat16 if amp else None):
         model(x)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        synchronize(device)
         images, start = 0, time.perf_counter()
         while time.perf_counter() - start < min_seconds:
             model(x)
             images += batch_size
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        synchronize(device)
         elapsed = time.perf_counter() - start
     return images / elapsed
 
@@ -74,7 +69,7 @@ def measure_train_throughput(
     input) under the execution policy a run of it would use (:func:`cifarlib.autotune.resolve_policy`:
     measured once per device, model and batch size, then cached), and that policy's label."""
     from .autotune import Candidate, resolve_policy, time_candidate
-    from .engine import device_name
+    from .devices import device_name
 
     device = torch.device(device)
 

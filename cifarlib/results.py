@@ -18,9 +18,9 @@ from typing import Any
 
 import pandas as pd
 
+from .paths import DEFAULT_RESULTS_DIR, REPO_ROOT, atomic_write
+
 SCHEMA_VERSION = 1
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_RESULTS_DIR = REPO_ROOT / "results"
 
 REQUIRED_KEYS = ("schema", "run", "experiment", "dataset", "config", "history", "final",
                  "per_class_accuracy", "model_info", "throughput", "wall_time_s", "provenance")
@@ -85,12 +85,8 @@ def validate_record(record: dict[str, Any]) -> None:
 def write_record(record: dict[str, Any], path: str | os.PathLike) -> Path:
     """Validate and write ``record`` as JSON atomically (temporary file + rename)."""
     validate_record(record)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False, allow_nan=True) + "\n")
-    os.replace(tmp, path)
-    return path
+    text = json.dumps(record, indent=1, ensure_ascii=False, allow_nan=True) + "\n"
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def read_record(path: str | os.PathLike) -> dict[str, Any]:

@@ -25,40 +25,32 @@ from typing import Any
 import numpy as np
 import torch
 
+from .data import TensorDataset, dataset_name, load_dataset, portable_spec
 from .distributed import is_main_process
-from .data import GENERATED_MARKER, TensorDataset, load_dataset, portable_path
 from .engine import TrainConfig, TrainResult, train
-from .params import RunSpec, config_defaults
 from .models import create_model, model_entry
+from .params import RunSpec, config_defaults
+from .paths import DEFAULT_CHECKPOINT_DIR, DEFAULT_RESULTS_DIR, DEFAULT_RUNS_DIR, portable_path, repo_path
 from .profile import count_flops, count_parameters
-from .results import DEFAULT_RESULTS_DIR, REPO_ROOT, SCHEMA_VERSION, provenance, read_or_quarantine, write_record
+from .results import SCHEMA_VERSION, provenance, read_or_quarantine, write_record
 
-DEFAULT_CHECKPOINT_DIR = REPO_ROOT / "checkpoints"
-DEFAULT_RUNS_DIR = REPO_ROOT / "book" / "runs"
 _NAME = re.compile(r"^[A-Za-z0-9_.]+$")
 
 
-def repo_path(path: str | os.PathLike) -> Path:
-    """``path`` resolved the way the notebook resolves it: relative to the repository root."""
-    path = Path(path).expanduser()
-    return path if path.is_absolute() else REPO_ROOT / path
+def check_name(label: str, value: str) -> None:
+    """A variant or experiment name becomes a file or folder name: letters, digits, '_' and '.'."""
+    if not _NAME.match(value):
+        raise ValueError(f"bad value for {label}: {value!r}; allowed: letters, digits, '_' and '.'")
 
 
 def dataset_tag(spec: str, root: str | os.PathLike = "data") -> str:
-    """Directory name for a data set's results: ``cifar100``, ``cifar100-generated``,
-    ``cifar10`` or a folder/zip's stem (``cifar10-jpeg``)."""
-    if spec in ("cifar100", "cifar10"):
-        folder = "cifar-100-python" if spec == "cifar100" else "cifar-10-batches-py"
-        return f"{spec}-generated" if (repo_path(root) / folder / GENERATED_MARKER).exists() else spec
-    if spec.startswith("folder:"):
-        return Path(spec[len("folder:"):]).stem
-    raise ValueError(f"unknown dataset {spec!r}: use 'cifar100', 'cifar10' or 'folder:PATH'")
+    """Directory name for a data set's results: the name it gets when loaded
+    (:func:`cifarlib.data.dataset_name`), with ``root`` relative to the repository root."""
+    return dataset_name(spec, repo_path(root))
 
 
 def run_name(model: str, variant: str, seed: int) -> str:
-    for label, value in (("variant", variant),):
-        if not _NAME.match(value):
-            raise ValueError(f"bad value for {label}: {value!r}; allowed: letters, digits, '_' and '.'")
+    check_name("variant", variant)
     return f"{model}-{variant}-s{seed}"
 
 
@@ -76,8 +68,7 @@ def run_paths(
     runs_dir: str | os.PathLike = DEFAULT_RUNS_DIR,
 ) -> RunPaths:
     """Where the record, checkpoint and executed notebook of a run live."""
-    if not _NAME.match(experiment):
-        raise ValueError(f"bad value for experiment: {experiment!r}; allowed: letters, digits, '_' and '.'")
+    check_name("experiment", experiment)
     rel = Path(dataset_tag(config.dataset, config.data_root)) / experiment
     name = run_name(config.model, variant, config.seed)
     return RunPaths(Path(results_dir) / rel / f"{name}.json",
@@ -158,8 +149,7 @@ def build_record(result: TrainResult, config: TrainConfig, experiment: str, vari
     entry = model_entry(config.model)
     fresh = create_model(config.model, num_classes=len(result.classes), **config.model_kwargs)
     config_dict = dict(result.config)
-    if config.dataset.startswith("folder:"):  # never an absolute machine path in a record
-        config_dict["dataset"] = "folder:" + portable_path(config.dataset[len("folder:"):])
+    config_dict["dataset"] = portable_spec(config.dataset)  # never an absolute machine path in a record
     config_dict["data_root"] = portable_path(repo_path(config.data_root))
     height = result.data_info.get("image_size", [32, 32])[0]
     final = result.final

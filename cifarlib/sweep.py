@@ -19,16 +19,15 @@ from typing import Any
 import yaml
 
 from . import claims, distributed
-from .data import write_generated_cifar100
+from .data import cifar_folder, write_generated_cifar100
 from .engine import TrainConfig
-from .params import parse_run_parameters
-from .results import read_or_quarantine
 from .models import list_models, model_entry
-from .results import DEFAULT_RESULTS_DIR, REPO_ROOT
-from .runner import DEFAULT_CHECKPOINT_DIR, DEFAULT_RUNS_DIR, run_paths
+from .params import parse_run_parameters
+from .paths import (DEFAULT_CHECKPOINT_DIR, DEFAULT_PLAN, DEFAULT_RESULTS_DIR, DEFAULT_RUNS_DIR, REPO_ROOT,
+                    TRAIN_NOTEBOOK, relative_to_repo, repo_path)
+from .results import read_or_quarantine
+from .runner import run_paths
 
-DEFAULT_PLAN = REPO_ROOT / "experiments" / "plan.yaml"
-TRAIN_NOTEBOOK = REPO_ROOT / "notebooks" / "train.ipynb"
 _ENV = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 
 
@@ -93,9 +92,8 @@ def prepare_data(preset: str, plan_path: str | os.PathLike = DEFAULT_PLAN) -> No
     """Write the generated data set of presets that ask for one (``generate: true``)."""
     spec = preset_spec(preset, plan_path)
     if spec.get("generate"):
-        root = Path(expand_env(spec.get("data_root", "data")))
-        root = root if root.is_absolute() else REPO_ROOT / root
-        if not (root / "cifar-100-python" / "train").exists():
+        root = repo_path(expand_env(spec.get("data_root", "data")))
+        if not (cifar_folder(root, "cifar100") / "train").exists():
             write_generated_cifar100(root, **spec.get("generate_kwargs", {}))
 
 
@@ -223,7 +221,8 @@ def execute_train_notebook(
     tmp.parent.mkdir(parents=True, exist_ok=True)
     # Paths inside the repository are passed relative to it, so that no executed notebook (they
     # are committed under book/runs/) holds an absolute path of this machine.
-    params = {**parameters, "results_dir": _relative(results_dir), "checkpoint_dir": _relative(checkpoint_dir)}
+    params = {**parameters, "results_dir": relative_to_repo(results_dir),
+              "checkpoint_dir": relative_to_repo(checkpoint_dir)}
     try:
         pm.execute_notebook(str(TRAIN_NOTEBOOK), str(tmp), parameters=params, cwd=str(REPO_ROOT),
                             kernel_name="python3", progress_bar=False)
@@ -251,14 +250,5 @@ def title_run_notebook(path: Path, final_path: Path) -> None:
     meta = nb.metadata.get("papermill", {})
     for key in ("input_path", "output_path"):  # absolute paths of the machine that ran it
         if meta.get(key):
-            meta[key] = _relative(meta[key])
+            meta[key] = relative_to_repo(meta[key])
     nbformat.write(nb, path)
-
-
-def _relative(path: str | os.PathLike) -> str:
-    """``path`` relative to the repository root when inside it, else unchanged."""
-    resolved = Path(path).resolve()
-    try:
-        return str(resolved.relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)

@@ -12,7 +12,7 @@ from cifarlib.autotune import Candidate, choose, candidates, resolve_policy
 from cifarlib.engine import TrainConfig, train
 from cifarlib.models import create_model
 
-from test_engine import tiny_data
+from helpers import tiny_data
 
 CPU = torch.device("cpu")
 

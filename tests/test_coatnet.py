@@ -12,12 +12,9 @@ from timm.models.maxxvit import MbConvBlock, TransformerBlock2d, model_cfgs
 
 from cifarlib.models import create_model
 from cifarlib.models.coatnet import MBConv, RelPosBias, RelTransformerBlock, SqueezeExcite, coat_resnet
+from helpers import n_params
 
 TIMM_CFG = model_cfgs["coatnet_0"]
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def stage_kinds(model: nn.Module) -> list[set[type]]:

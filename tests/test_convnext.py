@@ -9,12 +9,9 @@ from timm.models.convnext import ConvNeXtBlock as TimmConvNeXtBlock
 
 from cifarlib.models import create_model
 from cifarlib.models.convnext import ConvNeXtBlock, Downsample, LayerNorm2d, convnext_resnet
+from helpers import n_params
 
 WIDTHS = (16, 32, 64)
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def blocks(model: nn.Module) -> list[ConvNeXtBlock]:

@@ -18,18 +18,15 @@ from cifarlib import distributed
 from cifarlib.data import TensorDataset
 from cifarlib.engine import TrainConfig, train
 
+import helpers
+
 # fp32, same global batch: the only differences are float summation orders.
 LOSS_TOL = 1e-4
 WEIGHT_TOL = 1e-4
 
 
-def tiny_data(n_per_class: int = 16, classes: int = 4, seed: int = 0) -> TensorDataset:
-    g = torch.Generator().manual_seed(seed)
-    colours = torch.randint(0, 256, (classes, 3, 1, 1), generator=g).float()
-    y = torch.arange(classes).repeat_interleave(n_per_class)
-    x = (colours[y] + 30 * torch.randn(len(y), 3, 32, 32, generator=g)).clamp(0, 255).to(torch.uint8)
-    return TensorDataset("tiny", x, y, x[::2].clone(), y[::2].clone(), [f"c{i}" for i in range(classes)],
-                         (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+def tiny_data() -> TensorDataset:
+    return helpers.tiny_data(n_per_class=16, noise=30, test_every=2)
 
 
 def config(**kw) -> TrainConfig:

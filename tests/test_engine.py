@@ -7,18 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from cifarlib.data import TensorDataset, load_dataset
-from cifarlib.engine import TrainConfig, lr_lambda, resolve_amp, train
-
-
-def tiny_data(n_per_class: int = 8, classes: int = 4, seed: int = 0) -> TensorDataset:
-    """A separable 4-class set: each class a constant colour plus noise."""
-    g = torch.Generator().manual_seed(seed)
-    colours = torch.randint(0, 256, (classes, 3, 1, 1), generator=g).float()
-    y = torch.arange(classes).repeat_interleave(n_per_class)
-    x = (colours[y] + 20 * torch.randn(len(y), 3, 32, 32, generator=g)).clamp(0, 255).to(torch.uint8)
-    return TensorDataset("tiny", x, y, x.clone(), y.clone(), [f"c{i}" for i in range(classes)],
-                         (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+from cifarlib.data import load_dataset
+from cifarlib.devices import resolve_amp
+from cifarlib.engine import TrainConfig, lr_lambda, train
+from helpers import tiny_data
 
 
 def quick_config(**kw) -> TrainConfig:

@@ -23,7 +23,7 @@ import yaml
 from PIL import Image
 
 from cifarlib.data import DataError, load_image_folder
-from cifarlib.engine import CheckpointError, DivergenceError, TrainConfig, divergence_bound, train
+from cifarlib.engine import CheckpointError, DivergenceError, TrainConfig, divergence_bound
 from cifarlib.params import parameter_names, parse_run_parameters
 from cifarlib.results import RecordError, load_runs, read_record
 from cifarlib.runner import RunConflictError, run_training

@@ -11,12 +11,7 @@ from timm.models.ghostnet import GhostModule as TimmGhostModule
 
 from cifarlib.models import create_model
 from cifarlib.models.ghostnet import GhostBasicBlock, GhostModule
-
-RESNET20_PARAMS = 278_324
-
-
-def n_params(m: nn.Module) -> int:
-    return sum(p.numel() for p in m.parameters())
+from helpers import RESNET20_PARAMS, n_params
 
 
 def randomise_bn(model: nn.Module) -> None:

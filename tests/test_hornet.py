@@ -8,12 +8,7 @@ import torch.nn as nn
 
 from cifarlib.models import create_model
 from cifarlib.models.hornet import GnConv, GnConvMixer, HorBlock, HorNet
-
-RESNET20_PARAMS = 278_324
-
-
-def n_params(m: nn.Module) -> int:
-    return sum(p.numel() for p in m.parameters())
+from helpers import RESNET20_PARAMS, n_params
 
 
 def gnconv_params(dim: int, order: int, k: int) -> int:

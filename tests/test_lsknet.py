@@ -16,12 +16,7 @@ from cifarlib.models import create_model
 from cifarlib.models.lsknet import RECEPTIVE_FIELD, LSKAttention
 from cifarlib.models.resnet import BasicBlock
 from cifarlib.models.van_stages import PreNormResidual, VanBlock
-
-RESNET20_PARAMS = 278_324
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+from helpers import RESNET20_PARAMS, n_params, stage_shapes
 
 
 def lsk_params(c: int) -> int:
@@ -141,13 +136,7 @@ def test_lsknet_t_architecture() -> None:
     assert hidden == [8 * 32, 8 * 64, 4 * 160, 4 * 256]
     blocks = [b for b in m.modules() if isinstance(b, VanBlock)]
     assert all(isinstance(b.attn.gate, LSKAttention) for b in blocks)
-    x = torch.randn(1, 3, 32, 32)
-    shapes = []
-    with torch.no_grad():
-        for stage in m.stages:
-            x = stage(x)
-            shapes.append(tuple(x.shape[1:]))
-    assert shapes == [(32, 32, 32), (64, 16, 16), (160, 8, 8), (256, 4, 4)]
+    assert stage_shapes(m) == [(32, 32, 32), (64, 16, 16), (160, 8, 8), (256, 4, 4)]
     # The paper's LSKNet-T has 4.3M parameters (with a 1000-class ImageNet head).
     assert abs(n_params(create_model("lsknet_t", num_classes=1000)) - 4.3e6) < 0.1e6
 

@@ -11,12 +11,7 @@ from timm.models.mlp_mixer import MlpMixer
 from cifarlib.models import create_model
 from cifarlib.models.mixer import MixerBlock, MixerBlock2d
 from cifarlib.models.resnet import BasicBlock
-
-RESNET20_PARAMS = 278_324
-
-
-def n_params(m: nn.Module) -> int:
-    return sum(p.numel() for p in m.parameters())
+from helpers import RESNET20_PARAMS, n_params
 
 
 def mixer_block_params(c: int, s: int, te: float = 0.5, ce: float = 4.0) -> int:

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from cifarlib.engine import TrainConfig, augmentation_generator, make_optimizer, same_config, train
-from test_engine import quick_config, tiny_data
+from helpers import tiny_data
+from test_engine import quick_config
 
 
 def test_adamw_is_built_with_decoupled_decay_groups() -> None:

@@ -15,12 +15,7 @@ from cifarlib.models import create_model
 from cifarlib.models.resnet import BasicBlock
 from cifarlib.models.segnext import MSCA, strip_conv
 from cifarlib.models.van_stages import PreNormResidual, VanBlock
-
-RESNET20_PARAMS = 278_324
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+from helpers import RESNET20_PARAMS, n_params, stage_shapes
 
 
 def gradient_support(fn, channels: int, size: int, at: tuple[int, int]) -> torch.Tensor:
@@ -160,13 +155,7 @@ def test_mscan_t_architecture() -> None:
     paper = [b for b in create_model("segnext_mscan_t", drop_path_rate=0.1).modules() if isinstance(b, VanBlock)]
     assert isinstance(paper[0].drop_path, nn.Identity)  # the paper's grows from 0 ...
     assert paper[-1].drop_path.drop_prob == pytest.approx(0.1)  # ... to 0.1 at the last block
-    x = torch.randn(1, 3, 32, 32)
-    shapes = []
-    with torch.no_grad():
-        for stage in m.stages:
-            x = stage(x)
-            shapes.append(tuple(x.shape[1:]))
-    assert shapes == [(32, 32, 32), (64, 16, 16), (160, 8, 8), (256, 4, 4)]
+    assert stage_shapes(m) == [(32, 32, 32), (64, 16, 16), (160, 8, 8), (256, 4, 4)]
     # The paper's MSCAN-T has 4.2M parameters with its 1000-class ImageNet head.
     assert abs(n_params(create_model("segnext_mscan_t", num_classes=1000)) - 4.2e6) < 0.1e6
 

@@ -1,0 +1,67 @@
+"""Where things live: the repository root, the default folders, the cache, and how a path is
+written into a record; plus :func:`atomic_write`, the one way a file is written in place.
+
+Relative paths given by a user (``-p results_dir results``, ``data_root``) are relative to the
+repository root (:func:`repo_path`), whatever the current directory is. Paths stored in records
+and executed notebooks never name this machine (:func:`portable_path`, :func:`relative_to_repo`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RESULTS_DIR = REPO_ROOT / "results"
+DEFAULT_CHECKPOINT_DIR = REPO_ROOT / "checkpoints"
+DEFAULT_RUNS_DIR = REPO_ROOT / "book" / "runs"
+DEFAULT_PLAN = REPO_ROOT / "experiments" / "plan.yaml"
+TRAIN_NOTEBOOK = REPO_ROOT / "notebooks" / "train.ipynb"
+
+
+def cache_dir() -> Path:
+    """Decoded data sets and measured execution policies: ``$CIFARLIB_CACHE``, default
+    ``~/.cache/cifarlib``."""
+    return Path(os.environ.get("CIFARLIB_CACHE", Path.home() / ".cache" / "cifarlib"))
+
+
+def repo_path(path: str | os.PathLike) -> Path:
+    """``path`` resolved the way the notebook resolves it: relative to the repository root."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def portable_path(path: str | os.PathLike) -> str:
+    """A path safe to store in a record: relative to the repository when it is inside it or
+    next to it (``../shared/data/x.zip``), else just the file name."""
+    resolved = Path(path).expanduser().resolve()
+    rel = os.path.relpath(resolved, REPO_ROOT)
+    return rel if not rel.startswith(os.path.join("..", "..")) else resolved.name
+
+
+def relative_to_repo(path: str | os.PathLike) -> str:
+    """``path`` relative to the repository root when inside it, else unchanged."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """Write a file so that readers see the old file or the whole new one, never a part.
+
+    ``write(tmp)`` writes the content to a temporary file next to ``path`` (hidden:
+    ``.<name>.tmp<pid>``, so globs for records pass it over), which is then renamed onto
+    ``path``. Parent folders are created. Returns ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
