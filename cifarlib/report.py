@@ -598,3 +598,26 @@ def efficiency_table(runs: pd.DataFrame, autotune: pd.DataFrame | None = None,
     table["bench_gflop_per_s"] = table["bench_images_per_s"] * table["gflops"]
     table["inference_gflop_per_s"] = table["inference_images_per_s"] * table["gflops"]
     return table
+
+
+def study_runs(runs: pd.DataFrame, planned: pd.DataFrame) -> pd.DataFrame:
+    """The records of the study's experiments on one data set (CIFAR-100 when it has any, else the
+    data set with most of them); generated test data is never part of the study."""
+    if runs.empty:
+        return runs
+    rows = runs[runs["experiment"].isin(set(planned["experiment"])) & ~runs["dataset"].str.endswith("-generated")]
+    if rows.empty:
+        return rows
+    counts = rows["dataset"].value_counts()
+    dataset = "cifar100" if "cifar100" in counts else counts.index[0]
+    return rows[rows["dataset"] == dataset]
+
+
+def main_ablation(runs: pd.DataFrame, reference: str = "resnet20", experiment: str = "main",
+                  reference_experiment: str | None = None) -> Ablation:
+    """Every model of ``experiment`` against ``reference`` (a model of ``reference_experiment``,
+    default the same experiment) as an :class:`Ablation`, for :func:`ablation_table`."""
+    models = [] if runs.empty else list(dict.fromkeys(runs.loc[runs["experiment"] == experiment, "model"]))
+    ref_exp = reference_experiment or experiment
+    return Ablation(experiment, experiment, Arm(ref_exp, reference, "default", reference),
+                    tuple(Arm(experiment, m, "default", m) for m in models if m != reference))

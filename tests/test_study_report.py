@@ -255,3 +255,19 @@ def test_study_figures_draw() -> None:
     fig = plots.policy_plot(report.policy_effect(report.parse_autotune_table(AUTOTUNE)))
     assert any("×2.50" in t.get_text() for t in fig.axes[0].texts)
     plt.close(fig)
+
+
+def test_study_runs_picks_one_data_set_and_main_ablation_lists_models() -> None:
+    runs, _ = _ablation_data()
+    runs = pd.concat([runs, pd.DataFrame([dict(_run("main", "base", "default", 0, 1.0), dataset="x-generated"),
+                                          dict(_run("other", "base", "default", 0, 1.0))])])
+    planned = pd.DataFrame({"experiment": ["main", "abl"]})
+    study = report.study_runs(runs, planned)
+    assert set(study["dataset"]) == {"d"} and set(study["experiment"]) == {"main", "abl"}
+    ablation = report.main_ablation(study)
+    assert ablation.reference.model == "base" or [a.model for a in ablation.arms] == ["base", "other"]
+    ablation = report.main_ablation(study, reference="other")
+    assert [a.model for a in ablation.arms] == ["base"]
+    iso = report.main_ablation(study, reference="base", experiment="abl", reference_experiment="main")
+    assert iso.reference.experiment == "main" and [a.variant for a in iso.arms] == ["default"]
+    assert report.study_runs(pd.DataFrame(), planned).empty
