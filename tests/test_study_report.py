@@ -264,10 +264,10 @@ def test_study_runs_picks_one_data_set_and_main_ablation_lists_models() -> None:
     planned = pd.DataFrame({"experiment": ["main", "abl"]})
     study = report.study_runs(runs, planned)
     assert set(study["dataset"]) == {"d"} and set(study["experiment"]) == {"main", "abl"}
-    ablation = report.main_ablation(study)
-    assert ablation.reference.model == "base" or [a.model for a in ablation.arms] == ["base", "other"]
+    ablation = report.main_ablation(study, reference="base")
+    assert ablation.reference == Arm("main", "base", "default", "base") and [a.model for a in ablation.arms] == ["other"]
     ablation = report.main_ablation(study, reference="other")
     assert [a.model for a in ablation.arms] == ["base"]
-    iso = report.main_ablation(study, reference="base", experiment="abl", reference_experiment="main")
+    iso = report.main_ablation(study, reference="other", experiment="abl", reference_experiment="main")
     assert iso.reference.experiment == "main" and [a.variant for a in iso.arms] == ["default"]
     assert report.study_runs(pd.DataFrame(), planned).empty
