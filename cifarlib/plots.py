@@ -197,3 +197,105 @@ def forest_plot(comparison: pd.DataFrame, reference: str, label: str = "model") 
     ax.ticklabel_format(axis="x", useOffset=False, style="plain")
     fig.tight_layout()
     return fig
+
+
+def ablation_interval_plot(table: pd.DataFrame, reference: str) -> Figure:
+    """Each arm of an ablation against its reference: the paired-by-seed 95 % t interval (thick)
+    and the bootstrap-over-test-images interval (thin, just below), the difference written beside.
+
+    ``table`` is :func:`cifarlib.report.ablation_table`'s output (the reference row is skipped).
+    Solid marker: the paired interval excludes 0; hollow: it crosses 0 or is undefined.
+    """
+    setup_style()
+    rows = table[table["role"] == "arm"].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(7.0, 0.9 * max(len(rows), 1) + 1.3))
+    for y, row in rows.iterrows():
+        colour = "#1f77b4" if row["significant"] else "#7f7f7f"
+        if pd.notna(row["ci_low"]):
+            ax.plot([row["ci_low"], row["ci_high"]], [y, y], color=colour, linewidth=3,
+                    label="配对种子 t 区间" if y == 0 else None)
+        if pd.notna(row["boot_low"]):
+            ax.plot([row["boot_low"], row["boot_high"]], [y - 0.22, y - 0.22], color="#e67e22", linewidth=1.5,
+                    label="测试图像 bootstrap 区间" if y == 0 else None)
+        if pd.notna(row["diff"]):
+            ax.plot(row["diff"], y, "o", color=colour, markersize=8,
+                    markerfacecolor=colour if row["significant"] else "white")
+            ax.annotate(f"{row['diff']:+.2f}", (row["diff"], y), textcoords="offset points", xytext=(0, 7),
+                        ha="center", fontsize=9)
+    ax.axvline(0.0, color="black", linestyle="--", linewidth=1)
+    ax.set_yticks(range(len(rows)), [f"{l}（{int(p)} 对）" for l, p in zip(rows["label"], rows["pairs"])])
+    ax.set_ylim(-0.8, len(rows) - 0.4)
+    ax.set_xlabel(f"与参考（{reference}）的 top-1 之差（百分点，95% 区间）")
+    ax.ticklabel_format(axis="x", useOffset=False, style="plain")
+    if len(rows) and (rows["ci_low"].notna().any() or rows["boot_low"].notna().any()):
+        ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_heatmap(confusion, labels: Sequence[str], title: str = "") -> Figure:
+    """A confusion matrix (rows: true class, columns: predicted) with the counts written in the
+    cells; the colour is the share of the true class (row-normalised), so rows compare."""
+    import numpy as np
+
+    setup_style()
+    counts = np.asarray(confusion)
+    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(0.62 * n + 2.2, 0.55 * n + 1.6))
+    sns.heatmap(share * 100, annot=counts, fmt="d", cmap="Blues", cbar_kws={"label": "占真实类别的比例 (%)"},
+                xticklabels=labels, yticklabels=labels, annot_kws={"fontsize": 7.5}, ax=ax, square=True)
+    ax.set(xlabel="预测类别", ylabel="真实类别", title=title)
+    ax.tick_params(axis="x", rotation=0)
+    ax.tick_params(axis="y", rotation=0)
+    fig.tight_layout()
+    return fig
+
+
+def per_class_plot(table: pd.DataFrame) -> Figure:
+    """Per-class accuracy (rows: classes, columns: models) as grouped horizontal bars."""
+    setup_style()
+    long = table.reset_index(names="类别").melt(id_vars="类别", var_name="模型", value_name="准确率")
+    fig, ax = plt.subplots(figsize=(7.2, 0.42 * len(table) * max(1, len(table.columns)) ** 0.5 + 1.5))
+    sns.barplot(data=long, y="类别", x="准确率", hue="模型", ax=ax, orient="h")
+    ax.set(xlabel="每类测试准确率（%，种子平均）", ylabel="")
+    lo = float(long["准确率"].min())
+    ax.set_xlim(max(0.0, lo - 10), 100)
+    ax.legend(fontsize=8, title=None, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def throughput_plot(table: pd.DataFrame, value: str, per_flop: str, label: str) -> Figure:
+    """Two panels per model: ``value`` (images/s) and ``per_flop`` (achieved forward GFLOP/s),
+    each bar with its number. ``table`` has a ``model`` column; rows with NaN are left out."""
+    setup_style()
+    rows = table.dropna(subset=[value]).sort_values(value, ascending=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 0.36 * len(rows) + 1.4), sharey=True)
+    for ax, column, xlabel, fmt in ((axes[0], value, label, "{:.0f}"),
+                                    (axes[1], per_flop, "实际前向 GFLOP/s（图/秒 × 每图 GFLOP）", "{:.1f}")):
+        ax.barh(rows["model"], rows[column], color="#4c72b0")
+        for y, v in enumerate(rows[column]):
+            if pd.notna(v):
+                ax.annotate(fmt.format(v), (v, y), textcoords="offset points", xytext=(3, 0), va="center", fontsize=8)
+        ax.set_xlabel(xlabel)
+        ax.set_xlim(0, float(rows[column].max()) * 1.18 if rows[column].notna().any() else 1)
+    fig.tight_layout()
+    return fig
+
+
+def policy_plot(effect: pd.DataFrame) -> Figure:
+    """Speed-up of each execution-policy candidate over fp32/NCHW, per model (grouped bars)."""
+    setup_style()
+    candidates = [c for c in effect.columns if "/" in c]
+    long = effect.melt(id_vars="model", value_vars=candidates, var_name="执行策略", value_name="加速比")
+    fig, ax = plt.subplots(figsize=(7.2, 0.5 * len(effect) + 1.6))
+    sns.barplot(data=long, y="model", x="加速比", hue="执行策略", orient="h", ax=ax)
+    ax.axvline(1.0, color="black", linestyle="--", linewidth=1)
+    for y, best in enumerate(effect["best"]):
+        ax.annotate(f"最快 ×{best:.2f}", (float(long["加速比"].max()) * 1.02, y), va="center", fontsize=8)
+    ax.set_xlim(0, float(long["加速比"].max()) * 1.25)
+    ax.set(xlabel="相对 fp32/NCHW 的训练步加速比（倍）", ylabel="")
+    ax.legend(fontsize=8, title=None, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+    fig.tight_layout()
+    return fig

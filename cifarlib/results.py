@@ -171,3 +171,47 @@ def load_per_class(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> pd.D
                          "model": r["config"]["model"], "seed": r["config"]["seed"],
                          "class": cls, "accuracy": acc})
     return pd.DataFrame(rows)
+
+
+def unpack_bits(packed: dict[str, Any]) -> "np.ndarray":
+    """Per-image correctness from a record's ``test_correct`` entry (base64 of packed bits).
+
+    The inverse of the runner's packing: ``packed["images"]`` booleans in test-set order.
+    """
+    import base64
+
+    import numpy as np
+
+    raw = np.frombuffer(base64.b64decode(packed["bits"]), dtype=np.uint8)
+    bits = np.unpackbits(raw)
+    n = int(packed["images"])
+    if bits.size < n:
+        raise ValueError(f"test_correct holds {bits.size} bits for {n} images")
+    return bits[:n].astype(bool)
+
+
+def load_details(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> list[dict[str, Any]]:
+    """The parts of each record that are not one number per run: per image and per class.
+
+    One dict per record with ``dataset``, ``experiment``, ``model``, ``variant``, ``seed``,
+    ``classes`` (list or None), ``confusion`` (C x C integer array, rows = true class, or None),
+    ``correct`` (boolean array per test image, or None), ``throughput``, ``execution_policy``,
+    ``model_info`` and ``device``. Older records without a field get ``None`` for it.
+    """
+    import numpy as np
+
+    out = []
+    for path in record_paths(results_dir):
+        r = read_record(path)
+        confusion = r.get("confusion")
+        out.append({
+            "dataset": r["dataset"], "experiment": r["experiment"], "model": r["config"]["model"],
+            "variant": r.get("variant", "default"), "seed": r["config"]["seed"],
+            "classes": r.get("classes") or list(r["per_class_accuracy"]),
+            "confusion": None if confusion is None else np.asarray(confusion, dtype=np.int64),
+            "correct": unpack_bits(r["test_correct"]) if r.get("test_correct") else None,
+            "throughput": r["throughput"], "execution_policy": r.get("execution_policy"),
+            "model_info": r["model_info"], "device": r["provenance"]["device"],
+            "path": os.path.relpath(path, results_dir),
+        })
+    return out

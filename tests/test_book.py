@@ -108,9 +108,16 @@ def test_no_missing_glyphs_or_errors_in_pages(html: Path) -> None:
 
 def test_no_spaces_from_wrapped_chinese_lines(html: Path) -> None:
     broken = re.compile(r"[\u4e00-\u9fff，。；：、]\n[\u4e00-\u9fff]")
-    # The method pages (book/methods/, edited elsewhere) still have a few breaks the extension misses
-    # (after inline math/citations); they are checked once their sources are joined.
-    for page in html.glob("*.html"):
+    # chapters and method pages (a break next to inline math or a citation is checked too)
+    for page in [*html.glob("*.html"), *html.glob("methods/*.html")]:
         body = re.sub(r"<(pre|script|style)\b.*?</\1>", "", page.read_text(), flags=re.S)
         paragraphs = " ".join(re.findall(r"<p>(.*?)</p>", body, flags=re.S))
         assert not broken.search(paragraphs), f"{page.name}: a wrapped line leaves a space inside a sentence"
+
+
+def test_chinese_quotes_open_and_close(html: Path) -> None:
+    for page in [*html.glob("*.html"), *html.glob("methods/*.html")]:
+        body = re.sub(r"<(pre|script|style|code)\b.*?</\1>", "", page.read_text(), flags=re.S)
+        for para in re.findall(r"<p>(.*?)</p>", body, flags=re.S):
+            quotes = "".join(c for c in para if c in "“”")
+            assert quotes == "“”" * (len(quotes) // 2), f"{page.name}: quotes {quotes} in {para[:80]!r}"

@@ -53,3 +53,35 @@ def test_results_chapter_with_one_seed_says_it_cannot_compare(tmp_path: Path) ->
     text = _run_chapter("results.ipynb", one_seed)
     assert "只有 **1 个随机种子**" in text
     assert "配对种子数" not in text
+
+
+STUDY_CHAPTERS = ("ablations.ipynb", "perclass.ipynb", "efficiency.ipynb", "conclusions.ipynb")
+
+
+@pytest.mark.parametrize("name", STUDY_CHAPTERS)
+def test_study_chapters_run_without_records_and_say_what_is_missing(tmp_path: Path, name: str) -> None:
+    empty = tmp_path / "results"
+    empty.mkdir()
+    text = _run_chapter(name, empty)
+    assert "Traceback" not in text
+    if name != "efficiency.ipynb":  # the efficiency chapter reads the committed benchmarks
+        nb = nbformat.read(REPO / "book" / name, as_version=4)
+        assert any("missing" in cell.source for cell in nb.cells if cell.cell_type == "code")
+
+
+def test_study_chapters_with_three_seeds_show_intervals(tmp_path: Path) -> None:
+    results = fabricate_results(tmp_path / "results")
+    text = _run_chapter("ablations.ipynb", results)
+    assert "95% 配对 t 区间" in text and "Traceback" not in text
+    text = _run_chapter("conclusions.ipynb", results)
+    assert "95% 配对 t 区间" in text and "尚未完成的运行" in text
+
+
+def test_perclass_chapter_from_the_committed_study_records(tmp_path: Path) -> None:
+    import shutil
+
+    real = tmp_path / "results"  # the committed study records carry confusion matrices
+    for group in ("main", "ablation_eca_k"):
+        shutil.copytree(REPO / "results" / "cifar10-jpeg" / group, real / "cifar10-jpeg" / group)
+    text = _run_chapter("perclass.ipynb", real)
+    assert "最常混淆" in text and "类别 A" in text and "猫" in text and "Traceback" not in text

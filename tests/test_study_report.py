@@ -1,0 +1,273 @@
+"""The study chapters' helpers on synthetic records: missing runs, ablations, per class, efficiency."""
+
+from __future__ import annotations
+
+import base64
+import math
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib.use("Agg")
+
+from cifarlib import report  # noqa: E402
+from cifarlib.report import Ablation, Arm  # noqa: E402
+from cifarlib.results import unpack_bits  # noqa: E402
+
+
+def _run(experiment: str, model: str, variant: str, seed: int, top1: float) -> dict:
+    return {"dataset": "d", "experiment": experiment, "model": model, "variant": variant, "seed": seed,
+            "test_top1": top1, "params_m": 0.27, "gflops": 0.08, "train_images_per_s": 100.0 + seed}
+
+
+def _detail(experiment: str, model: str, variant: str, seed: int, correct: np.ndarray, **extra) -> dict:
+    return {"dataset": "d", "experiment": experiment, "model": model, "variant": variant, "seed": seed,
+            "classes": ["a", "b"], "confusion": None, "correct": correct, **extra}
+
+
+ABL = Ablation("x", "X", Arm("main", "base", "default", "参考"), (Arm("abl", "base", "v1", "v1"),
+                                                                     Arm("abl", "base", "v2", "v2")))
+
+
+def _ablation_data() -> tuple[pd.DataFrame, list[dict]]:
+    # reference 70, 71, 72; v1 = reference + 1, 2, 3 (mean +2, sd 1); v2 has no records
+    runs = [_run("main", "base", "default", s, 70.0 + s) for s in range(3)]
+    runs += [_run("abl", "base", "v1", s, 71.0 + 2 * s) for s in range(3)]
+    runs.append(_run("main", "other", "default", 0, 50.0))
+    n = 1000
+    ref_bits = np.zeros(n, dtype=bool)
+    ref_bits[:700] = True
+    arm_bits = ref_bits.copy()
+    arm_bits[700:720] = True  # 2 points better on every image set
+    details = [_detail("main", "base", "default", s, ref_bits) for s in range(3)]
+    details += [_detail("abl", "base", "v1", s, arm_bits) for s in range(3)]
+    return pd.DataFrame(runs), details
+
+
+def test_ablation_table_paired_interval_and_bootstrap() -> None:
+    runs, details = _ablation_data()
+    table = report.ablation_table(runs, details, ABL, resamples=500)
+    assert list(table["role"]) == ["reference", "arm"]  # v2 has no records: no row
+    ref, arm = table.iloc[0], table.iloc[1]
+    assert ref["top1"] == pytest.approx(71.0) and ref["top1_sd"] == pytest.approx(1.0)
+    assert arm["diff"] == pytest.approx(2.0) and arm["pairs"] == 3
+    half = 4.302653 * 1.0 / math.sqrt(3)  # t_{0.975, 2} * sd / sqrt(n)
+    assert arm["ci_low"] == pytest.approx(2.0 - half, abs=1e-4)
+    assert arm["ci_high"] == pytest.approx(2.0 + half, abs=1e-4)
+    assert not arm["significant"] and "跨过 0" in arm["verdict"]
+    assert arm["boot_low"] <= 2.0 <= arm["boot_high"]  # per-image difference is exactly 2 points
+    shown = report.ablation_display(table)
+    assert list(shown.columns)[:3] == ["设置", "种子数", "top-1 (%)"]
+    assert shown.iloc[0, 0] == "参考（参考）" and shown.iloc[1, 2] == "73.00 ± 2.00"
+    assert shown.iloc[1, 3] == "+2.00" and shown.iloc[0, 3] == "—"
+    sentence = report.ablation_sentence(table, "参考")
+    assert "跨过 0" in sentence and "更高" not in sentence and "高 " not in sentence
+
+
+def test_ablation_sentence_only_calls_a_difference_when_the_interval_excludes_zero() -> None:
+    runs, details = _ablation_data()
+    runs.loc[(runs["variant"] == "v1"), "test_top1"] = [72.0, 73.1, 73.9]  # +2, +2.1, +1.9
+    table = report.ablation_table(runs, details, ABL, resamples=200)
+    assert table.iloc[1]["significant"] and table.iloc[1]["verdict"] == "显著更高"
+    assert "比参考高 2.00 个百分点" in report.ablation_sentence(table, "参考")
+
+
+def test_ablation_without_reference_or_arms_says_so() -> None:
+    runs, details = _ablation_data()
+    assert "还没有记录" in report.ablation_sentence(report.ablation_table(runs.iloc[:0], [], ABL), "参考")
+    only_ref = runs[runs["experiment"] == "main"]
+    assert "还没有任何记录" in report.ablation_sentence(report.ablation_table(only_ref, details, ABL), "参考")
+
+
+def test_one_shared_seed_gives_no_interval() -> None:
+    runs, details = _ablation_data()
+    runs = runs[~((runs["variant"] == "v1") & (runs["seed"] > 0))]
+    table = report.ablation_table(runs, details, ABL, resamples=100)
+    assert math.isnan(table.iloc[1]["ci_low"]) and table.iloc[1]["pairs"] == 1
+    assert "不下结论" in report.ablation_sentence(table, "参考")
+    assert report.format_interval(float("nan"), 1.0) == "—"
+
+
+def test_study_ablations_name_planned_arms() -> None:
+    planned = report.planned_runs("study")
+    keys = set(map(tuple, planned[["experiment", "model", "variant"]].itertuples(index=False)))
+    for ablation in report.STUDY_ABLATIONS:
+        for arm in (ablation.reference, *ablation.arms):
+            assert (arm.experiment, arm.model, arm.variant) in keys, arm
+
+
+def test_missing_runs_and_text() -> None:
+    planned = pd.DataFrame([{"experiment": e, "model": "m", "variant": "default", "seed": s}
+                            for e in ("main", "abl") for s in range(3)])
+    runs = pd.DataFrame([_run("main", "m", "default", s, 70.0) for s in (0, 2)])
+    missing = report.missing_runs(runs, planned)
+    assert list(map(tuple, missing[["experiment", "seed"]].itertuples(index=False))) == [
+        ("main", 1), ("abl", 0), ("abl", 1), ("abl", 2)]
+    summary = report.missing_summary(missing)
+    assert list(summary["缺少的种子"]) == ["1", "0, 1, 2"]
+    text = report.missing_text(missing, planned)
+    assert "6 个运行里还有 **4 个尚未完成**" in text and "`abl` 缺 3 个" in text
+    assert report.missing_text(missing, planned, ["zzz"]).startswith("计划中的 0 个运行已全部完成")
+    assert len(report.missing_runs(pd.DataFrame(), planned)) == 6
+
+
+def test_unpack_bits_round_trip() -> None:
+    bits = np.array([1, 0, 1, 1, 0, 0, 0, 1, 1, 1, 0], dtype=np.uint8)
+    packed = {"images": len(bits), "bits": base64.b64encode(np.packbits(bits).tobytes()).decode()}
+    assert unpack_bits(packed).tolist() == bits.astype(bool).tolist()
+
+
+CONFUSION = np.array([[8, 1, 1, 0],   # a: 80 %
+                      [3, 6, 0, 1],   # b: 60 %
+                      [0, 0, 9, 1],   # c: 90 %
+                      [0, 2, 4, 4]])  # d: 40 %
+CLASSES = ["a", "b", "c", "d"]
+
+
+def test_class_accuracy_and_confused_pairs() -> None:
+    assert report.class_accuracy(CONFUSION).tolist() == [80.0, 60.0, 90.0, 40.0]
+    pairs = report.confused_pairs(CONFUSION, CLASSES, top=2)
+    assert list(zip(pairs["a"], pairs["b"], pairs["total"])) == [("a", "b", 4), ("c", "d", 5)][::-1]
+    assert pairs.iloc[0]["a_as_b"] == 1 and pairs.iloc[0]["b_as_a"] == 4
+    assert pairs.iloc[0]["share"] == pytest.approx(25.0)
+
+
+def test_per_class_means_and_summed_confusion() -> None:
+    other = CONFUSION[::-1, ::-1]
+    details = [_detail("main", "m", "default", 0, None, confusion=CONFUSION),
+               _detail("main", "m", "default", 1, None, confusion=other),
+               _detail("abl", "m", "v", 0, None, confusion=other)]
+    for d in details:
+        d["classes"] = CLASSES
+    table = report.per_class_means(details)
+    assert table.loc["a", "m"] == pytest.approx((80 + 40) / 2) and table.attrs["seeds"] == {"m": 2}
+    total, classes, seeds = report.summed_confusion(details, "main", "m")
+    assert seeds == 2 and classes == CLASSES and total.sum() == 80
+    assert report.summed_confusion(details, "main", "x")[0] is None
+    assert report.chinese_class("cat") == "猫" and report.chinese_class("apple") == "apple"
+
+
+def test_cifar100_superclasses_are_the_standard_table() -> None:
+    mapping = report.cifar100_fine_to_coarse()
+    assert len(mapping) == 100 and len(report.CIFAR100_SUPERCLASSES) == 20
+    assert all(len(v) == 5 for v in report.CIFAR100_SUPERCLASSES.values())
+    coarse = report.cifar100_coarse_indices()
+    # fine labels 0-4 (apple, aquarium_fish, baby, bear, beaver) and 99 (worm) of the data set
+    assert coarse[:5] == [4, 1, 14, 8, 0] and coarse[99] == 13
+    assert set(report.CIFAR100_SUPERCLASS_CHINESE) == set(report.CIFAR100_SUPERCLASSES)
+
+
+def test_superclass_grouping_on_a_synthetic_confusion_matrix() -> None:
+    mapping = {"a": "X", "b": "X", "c": "Y", "d": "Y"}
+    matrix, names = report.superclass_confusion(CONFUSION, CLASSES, mapping)
+    assert names == ["X", "Y"]
+    assert matrix.tolist() == [[18, 2], [2, 18]]
+    table = report.superclass_table(CONFUSION, CLASSES, mapping).set_index("superclass")
+    assert table.loc["X", "fine_accuracy"] == pytest.approx(70.0)
+    assert table.loc["X", "coarse_accuracy"] == pytest.approx(90.0)
+    assert table.loc["X", "errors_within"] == pytest.approx(100 * 4 / 6)
+    assert table.loc["Y", "errors_within"] == pytest.approx(100 * 5 / 7)
+    with pytest.raises(ValueError):
+        report.superclass_confusion(CONFUSION, CLASSES[:3], mapping)
+    with pytest.raises(KeyError):
+        report.superclass_confusion(CONFUSION, CLASSES, {"a": "X"})
+    # the real 100-class table: an identity confusion matrix stays on the diagonal
+    fine = sorted(report.cifar100_fine_to_coarse())
+    m, coarse = report.superclass_confusion(np.eye(100, dtype=int) * 100, fine)
+    assert m.shape == (20, 20) and np.all(np.diag(m) == 500)
+
+
+AUTOTUNE = """# python benchmarks/autotune_table.py --steps 3  (1 thread)
+# AMD EPYC (1 threads), torch 2, batch 64, 10 classes; seconds per training step (median of 3)
+model                            fp32/NCHW  fp32/channels_last           bf16/NCHW  bf16/channels_last                chosen   img/s  fwd GFLOP/s
+resnet20                             0.500               0.400               0.250               0.200    bf16/channels_last     320         26.2
+slow                                 1.000               0.800               1.250               1.000    fp32/channels_last      80          8.0
+"""
+
+
+def test_parse_autotune_table_and_policy_effect() -> None:
+    table = report.parse_autotune_table(AUTOTUNE)
+    assert list(table["model"]) == ["resnet20", "slow"]
+    assert table.attrs["candidates"] == ["fp32/NCHW", "fp32/channels_last", "bf16/NCHW", "bf16/channels_last"]
+    assert table.loc[1, "chosen"] == "fp32/channels_last" and table.loc[0, "fwd_gflop_per_s"] == 26.2
+    assert report.batch_size_from_comments(table.attrs["comments"]) == 64
+    effect = report.policy_effect(table).set_index("model")
+    assert effect.loc["resnet20", "bf16/channels_last"] == pytest.approx(2.5)
+    assert effect.loc["slow", "bf16/NCHW"] == pytest.approx(0.8) and effect.loc["slow", "best"] == pytest.approx(1.25)
+    with pytest.raises(ValueError):
+        report.parse_autotune_table("# only a comment\n")
+    with pytest.raises(ValueError):
+        report.parse_autotune_table(AUTOTUNE + "broken 1.0\n")
+
+
+def test_parse_the_committed_benchmark() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "autotune_cpu.txt").read_text()
+    table = report.parse_autotune_table(text)
+    assert "resnet20" in set(table["model"]) and table["images_per_s"].gt(0).all()
+
+
+def test_record_policy_effect_and_efficiency_table() -> None:
+    steps = {"fp32/NCHW": 0.6, "fp32/channels_last": 0.5, "bf16/NCHW": 0.4, "bf16/channels_last": 0.3}
+    details = [_detail("main", "resnet20", "default", s, None,
+                       execution_policy={"precision": "bf16", "channels_last": s != 2, "seconds_per_step": steps})
+               for s in range(3)]
+    effect = report.record_policy_effect(details).set_index("model")
+    assert effect.loc["resnet20", "runs"] == 3 and effect.loc["resnet20", "speedup"] == pytest.approx(2.0)
+    assert effect.loc["resnet20", "policies"] == "bf16/NCHW、bf16/channels_last"
+    assert report.record_policy_effect([]).empty
+
+    runs = pd.DataFrame([_run("main", "resnet20", "default", s, 70.0) for s in range(3)])
+    autotune = report.parse_autotune_table(AUTOTUNE)
+    inference = pd.DataFrame({"model": ["slow"], "params_m": [0.3], "gflops": [0.1], "images_per_s": [500.0]})
+    table = report.efficiency_table(runs, autotune, inference).set_index("model")
+    assert table.loc["resnet20", "record_images_per_s"] == pytest.approx(101.0)
+    assert (table.loc["resnet20", "record_min"], table.loc["resnet20", "record_max"]) == (100.0, 102.0)
+    assert table.loc["resnet20", "bench_gflop_per_s"] == pytest.approx(320 * 0.08)
+    assert table.loc["slow", "inference_gflop_per_s"] == pytest.approx(50.0)
+    assert math.isnan(table.loc["slow", "record_images_per_s"])
+
+
+def test_study_figures_draw() -> None:
+    import matplotlib.pyplot as plt
+
+    from cifarlib import plots
+
+    runs, details = _ablation_data()
+    fig = plots.ablation_interval_plot(report.ablation_table(runs, details, ABL, resamples=100), "参考")
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["v1（3 对）"]
+    assert any(t.get_text() == "+2.00" for t in fig.axes[0].texts)
+    plt.close(fig)
+    fig = plots.confusion_heatmap(CONFUSION, ["甲", "乙", "丙", "丁"], "测试")
+    assert "8" in [t.get_text() for t in fig.axes[0].texts]
+    plt.close(fig)
+    table = pd.DataFrame({"m1": [80.0, 60.0], "m2": [70.0, 65.0]}, index=["猫", "狗"])
+    plt.close(plots.per_class_plot(table))
+    eff = report.efficiency_table(pd.DataFrame([_run("main", "resnet20", "default", 0, 70.0)]),
+                                  report.parse_autotune_table(AUTOTUNE))
+    fig = plots.throughput_plot(eff, "bench_images_per_s", "bench_gflop_per_s", "训练吞吐")
+    assert "320" in [t.get_text() for t in fig.axes[0].texts]
+    plt.close(fig)
+    fig = plots.policy_plot(report.policy_effect(report.parse_autotune_table(AUTOTUNE)))
+    assert any("×2.50" in t.get_text() for t in fig.axes[0].texts)
+    plt.close(fig)
+
+
+def test_study_runs_picks_one_data_set_and_main_ablation_lists_models() -> None:
+    runs, _ = _ablation_data()
+    runs = pd.concat([runs, pd.DataFrame([dict(_run("main", "base", "default", 0, 1.0), dataset="x-generated"),
+                                          dict(_run("other", "base", "default", 0, 1.0))])])
+    planned = pd.DataFrame({"experiment": ["main", "abl"]})
+    study = report.study_runs(runs, planned)
+    assert set(study["dataset"]) == {"d"} and set(study["experiment"]) == {"main", "abl"}
+    ablation = report.main_ablation(study, reference="base")
+    assert ablation.reference == Arm("main", "base", "default", "base") and [a.model for a in ablation.arms] == ["other"]
+    ablation = report.main_ablation(study, reference="other")
+    assert [a.model for a in ablation.arms] == ["base"]
+    iso = report.main_ablation(study, reference="other", experiment="abl", reference_experiment="main")
+    assert iso.reference.experiment == "main" and [a.variant for a in iso.arms] == ["default"]
+    assert report.study_runs(pd.DataFrame(), planned).empty
