@@ -33,19 +33,21 @@ from cifarlib.models import create_model
 DEFAULT_DATA = os.environ.get("CIFARLIB_OFFLINE_ZIP", str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cifar10-jpeg.zip"))
 
 
-def bench_engine(data, spec: str, images: int, batch_size: int, amp: str, channels_last: bool) -> float:
+def bench_engine(data, spec: str, images: int, batch_size: int, amp: str, channels_last: bool,
+                 model: str = "resnet20") -> float:
     """``data`` is the data set loaded from ``spec``."""
-    config = TrainConfig(model="resnet20", dataset=spec, epochs=1, batch_size=batch_size,
+    config = TrainConfig(model=model, dataset=spec, epochs=1, batch_size=batch_size,
                          train_subset=images, test_subset=len(data.classes) * 10, amp=amp,
                          channels_last=channels_last, device="cpu", warmup_fraction=0.0)
     return train(config, data=data, progress=False).train_images_per_s
 
 
-def bench_bare(data, images: int, batch_size: int, amp: str, channels_last: bool) -> float:
+def bench_bare(data, images: int, batch_size: int, amp: str, channels_last: bool, name: str = "resnet20",
+               warmup: int = 1) -> float:
     torch.manual_seed(0)
     device = torch.device("cpu")
     dtype = resolve_amp(amp, device)
-    model = create_model("resnet20", num_classes=len(data.classes))
+    model = create_model(name, num_classes=len(data.classes))
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
@@ -61,7 +63,8 @@ def bench_bare(data, images: int, batch_size: int, amp: str, channels_last: bool
         loss.backward()
         opt.step()
 
-    step()  # warm-up
+    for _ in range(warmup):
+        step()
     start = time.perf_counter()
     for _ in range(steps):
         step()
@@ -101,6 +104,31 @@ def bench_textbook(data, images: int, batch_size: int, workers: int) -> float:
     return seen / (time.perf_counter() - start)
 
 
+def bench_models(data, spec: str, models: list[str], images: int, batch_size: int) -> list[dict]:
+    """Engine vs bare step per model, both under the execution policy the engine measures for it
+    (:func:`cifarlib.autotune.resolve_policy`, cached); the bare step gets the engine's 3 warm-up
+    steps so that both time steady steps only."""
+    from cifarlib import autotune
+    from cifarlib.engine import WARMUP_STEPS
+
+    device = torch.device("cpu")
+    rows = []
+    for name in models:
+        def build(name: str = name) -> nn.Module:
+            return create_model(name, num_classes=len(data.classes))
+
+        policy = autotune.resolve_policy("auto", "auto", name, {}, build, batch_size, tuple(data.train_x.shape[1:]),
+                                         len(data.classes), device, device_name(device))
+        amp = "bf16" if policy.precision == "bf16" else "off"
+        engine = bench_engine(data, spec, images, batch_size, amp, policy.channels_last, model=name)
+        bare = bench_bare(data, images, batch_size, amp, policy.channels_last, name=name, warmup=WARMUP_STEPS)
+        rows.append({"model": name, "policy": f"{policy.precision}/{'CL' if policy.channels_last else 'NCHW'}",
+                     "engine": engine, "bare": bare, "engine_over_bare": engine / bare})
+        print(f"{name:20s} {rows[-1]['policy']:10s} engine {engine:7.1f}  bare {bare:7.1f}  engine/bare {engine / bare:5.2f}",
+              flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=f"folder:{DEFAULT_DATA}")
@@ -108,8 +136,18 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the textbook loop")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--models", nargs="+", help="engine vs bare step for these models (and nothing else)")
     args = parser.parse_args()
     data = load_dataset(args.data)
+    if args.models:
+        print(f"device: {device_name(torch.device('cpu'))}, torch {torch.__version__}, {args.images} images, "
+              f"batch {args.batch_size}")
+        rows = bench_models(data, args.data, args.models, args.images, args.batch_size)
+        if args.out:
+            args.out.write_text(json.dumps({"device": device_name(torch.device("cpu")), "images": args.images,
+                                            "batch_size": args.batch_size, "models": rows,
+                                            "torch": torch.__version__}, indent=1))
+        return
     rows = {}
     rows["engine (auto AMP, channels_last)"] = bench_engine(data, args.data, args.images, args.batch_size, "auto", True)
     rows["engine (auto AMP, NCHW)"] = bench_engine(data, args.data, args.images, args.batch_size, "auto", False)
