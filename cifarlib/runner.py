@@ -147,7 +147,6 @@ def build_record(result: TrainResult, config: TrainConfig, experiment: str, vari
                  dataset: str) -> dict[str, Any]:
     """The JSON run record for a finished training run."""
     entry = model_entry(config.model)
-    fresh = create_model(config.model, num_classes=len(result.classes), **config.model_kwargs)
     config_dict = dict(result.config)
     config_dict["dataset"] = portable_spec(config.dataset)  # never an absolute machine path in a record
     config_dict["data_root"] = portable_path(repo_path(config.data_root))
@@ -169,8 +168,8 @@ def build_record(result: TrainResult, config: TrainConfig, experiment: str, vari
         "classes": result.classes,
         "per_class_accuracy": dict(zip(result.classes, final.per_class)),
         "confusion": final.confusion,
-        "model_info": {"params": count_parameters(fresh),
-                       "flops": count_flops(fresh, image_size=height,
+        "model_info": {"params": count_parameters(result.model),  # the trained model: no rebuild
+                       "flops": count_flops(result.model, image_size=height,
                                             channels=result.data_info.get("channels", 3)),
                        "flops_image_size": height,
                        "family": entry.family, "method": entry.method},
