@@ -624,3 +624,22 @@ def main_ablation(runs: pd.DataFrame, reference: str = "resnet20", experiment: s
     ref_exp = reference_experiment or experiment
     return Ablation(experiment, experiment, Arm(ref_exp, reference, "default", reference),
                     tuple(Arm(experiment, m, "default", m) for m in models if m != reference))
+
+
+def parse_profile(text: str) -> pd.DataFrame:
+    """The per-model summary of ``benchmarks/profile_grafts.py``'s output: ms per step, and for
+    depthwise and dense convolutions their share of the step and the GFLOP/s they achieve."""
+    import re
+
+    rows, current = [], None
+    for line in text.splitlines():
+        head = re.match(r"## (\S+): (\d+) ms per step", line)
+        if head:
+            current = {"model": head.group(1), "ms_per_step": float(head.group(2))}
+            rows.append(current)
+            continue
+        kind = re.match(r"(depthwise|dense) convs\s+([\d.]+) ms/step \(\s*([\d.]+)% of the step\),\s+([\d.]+) GFLOP,\s+([\d.]+) GFLOP/s", line)
+        if kind and current is not None:
+            current[f"{kind.group(1)}_share"] = float(kind.group(3))
+            current[f"{kind.group(1)}_gflops_per_s"] = float(kind.group(5))
+    return pd.DataFrame(rows)

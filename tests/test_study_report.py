@@ -271,3 +271,16 @@ def test_study_runs_picks_one_data_set_and_main_ablation_lists_models() -> None:
     iso = report.main_ablation(study, reference="other", experiment="abl", reference_experiment="main")
     assert iso.reference.experiment == "main" and [a.variant for a in iso.arms] == ["default"]
     assert report.study_runs(pd.DataFrame(), planned).empty
+
+
+def test_parse_profile_reads_the_committed_benchmark() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "profile_grafts_cpu.txt").read_text()
+    table = report.parse_profile(text).set_index("model")
+    assert {"resnet20", "msca_resnet20", "lsk_resnet20", "coat_resnet20", "hor_resnet20"} <= set(table.index)
+    assert table.loc["resnet20", "depthwise_share"] == 0
+    assert table.loc["msca_resnet20", "depthwise_share"] > 50
+    assert table.loc["msca_resnet20", "dense_gflops_per_s"] > 5 * table.loc["msca_resnet20", "depthwise_gflops_per_s"]
+    synthetic = "## m: 10 ms per step (batch 2), 200 images/s\ndepthwise convs    4.0 ms/step (40.0% of the step),   0.10 GFLOP,    25.0 GFLOP/s\n"
+    assert report.parse_profile(synthetic).iloc[0]["depthwise_share"] == 40.0
