@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from .data import CIFAR100_SUPERCLASSES
+
 DATASET_DESCRIPTIONS: dict[str, str] = {
     "cifar100": "CIFAR-100 官方数据（100 类，5 万训练 / 1 万测试）",
     "cifar10": "CIFAR-10 官方数据（10 类，5 万训练 / 1 万测试）",
@@ -327,31 +329,7 @@ def ablation_sentence(table: pd.DataFrame, reference_label: str) -> str:
 CIFAR10_CHINESE = {"airplane": "飞机", "automobile": "汽车", "bird": "鸟", "cat": "猫", "deer": "鹿",
                    "dog": "狗", "frog": "青蛙", "horse": "马", "ship": "船", "truck": "卡车"}
 
-# CIFAR-100: the 20 superclasses (coarse labels) and their 5 classes (fine labels) each. Sorted
-# alphabetically, the names give the data set's label indices (fine 0 = apple, coarse 0 =
-# aquatic_mammals).
-CIFAR100_SUPERCLASSES: dict[str, tuple[str, ...]] = {
-    "aquatic_mammals": ("beaver", "dolphin", "otter", "seal", "whale"),
-    "fish": ("aquarium_fish", "flatfish", "ray", "shark", "trout"),
-    "flowers": ("orchid", "poppy", "rose", "sunflower", "tulip"),
-    "food_containers": ("bottle", "bowl", "can", "cup", "plate"),
-    "fruit_and_vegetables": ("apple", "mushroom", "orange", "pear", "sweet_pepper"),
-    "household_electrical_devices": ("clock", "keyboard", "lamp", "telephone", "television"),
-    "household_furniture": ("bed", "chair", "couch", "table", "wardrobe"),
-    "insects": ("bee", "beetle", "butterfly", "caterpillar", "cockroach"),
-    "large_carnivores": ("bear", "leopard", "lion", "tiger", "wolf"),
-    "large_man-made_outdoor_things": ("bridge", "castle", "house", "road", "skyscraper"),
-    "large_natural_outdoor_scenes": ("cloud", "forest", "mountain", "plain", "sea"),
-    "large_omnivores_and_herbivores": ("camel", "cattle", "chimpanzee", "elephant", "kangaroo"),
-    "medium_mammals": ("fox", "porcupine", "possum", "raccoon", "skunk"),
-    "non-insect_invertebrates": ("crab", "lobster", "snail", "spider", "worm"),
-    "people": ("baby", "boy", "girl", "man", "woman"),
-    "reptiles": ("crocodile", "dinosaur", "lizard", "snake", "turtle"),
-    "small_mammals": ("hamster", "mouse", "rabbit", "shrew", "squirrel"),
-    "trees": ("maple_tree", "oak_tree", "palm_tree", "pine_tree", "willow_tree"),
-    "vehicles_1": ("bicycle", "bus", "motorcycle", "pickup_truck", "train"),
-    "vehicles_2": ("lawn_mower", "rocket", "streetcar", "tank", "tractor"),
-}
+# CIFAR-100's 20 superclasses and their five classes each: cifarlib.data.CIFAR100_SUPERCLASSES.
 CIFAR100_SUPERCLASS_CHINESE = {
     "aquatic_mammals": "水生哺乳动物", "fish": "鱼", "flowers": "花", "food_containers": "食品容器",
     "fruit_and_vegetables": "水果与蔬菜", "household_electrical_devices": "家用电器",
