@@ -75,10 +75,14 @@ def _params(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-@pytest.mark.parametrize("ema", [0.0, 0.9])
-def test_interrupted_run_resumes_exactly(tmp_path: Path, ema: float) -> None:
+@pytest.mark.parametrize("options", [
+    dict(ema_decay=0.0), dict(ema_decay=0.9),
+    dict(optimizer="adamw", lr=1e-3, weight_decay=0.05),  # the full preset's recipe options
+    dict(cutout=8, mixup=0.2, cutmix=1.0),
+])
+def test_interrupted_run_resumes_exactly(tmp_path: Path, options: dict) -> None:
     data = tiny_data()
-    config = quick_config(epochs=3, ema_decay=ema, label_smoothing=0.1, weight_decay=5e-4)
+    config = quick_config(**{"epochs": 3, "label_smoothing": 0.1, "weight_decay": 5e-4, **options})
     straight = train(config, data=data, checkpoint=tmp_path / "a.pt", progress=False)
 
     class Interrupt(Exception):
