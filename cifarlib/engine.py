@@ -45,6 +45,7 @@ from .paths import atomic_write
 SCHEDULES = ("onecycle", "cosine")
 OPTIMIZERS = ("sgd", "adamw")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
+TTA_MODES = ("none", "flip")
 MEMORY_FORMATS = ("auto", "on", "off")
 DEVICES = ("auto", "cpu", "cuda")
 WARMUP_STEPS = 3  # steps of a process's first epoch left out of the steady images/s
@@ -76,6 +77,7 @@ class TrainConfig:
     channels_last: str = "auto"  # auto (measured) | on | off; True/False are read as on/off
     compile: bool = False
     ema_decay: float = 0.0  # 0 = off; e.g. 0.999 evaluates an EMA of the weights
+    tta: str = "none"  # none | flip: average the logits of each test image and its mirror image
     cutout: int = 0  # side of the Cutout square in pixels; 0 = off
     mixup: float = 0.0  # mixup's Beta(alpha, alpha); 0 = off
     cutmix: float = 0.0  # CutMix's Beta(alpha, alpha); 0 = off (with mixup too: one of them per batch)
@@ -111,6 +113,7 @@ class TrainConfig:
             ("warmup_fraction", 0 <= self.warmup_fraction < 1, "in [0, 1)"),
             ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
             ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1) (0 = off)"),
+            ("tta", self.tta in TTA_MODES, f"one of {TTA_MODES}"),
             ("train_subset", self.train_subset >= 0, ">= 0 (0 = all)"),
             ("test_subset", self.test_subset >= 0, ">= 0 (0 = all)"),
         ]
@@ -255,9 +258,12 @@ class EvalResult:
 @torch.no_grad()
 def evaluate(
     model: nn.Module, loader: BatchLoader, num_classes: int, amp_dtype: torch.dtype | None = None,
-    env: distributed.DistEnv = distributed.DistEnv(),
+    env: distributed.DistEnv = distributed.DistEnv(), tta: str = "none",
 ) -> EvalResult:
     """Cross-entropy (no smoothing), top-1/top-5 and per-class accuracy over ``loader``.
+
+    ``tta="flip"`` scores each image by the mean of its logits and its horizontal mirror's,
+    ``(f(x) + f(flip(x))) / 2``, the test-time augmentation of the CIFAR speedruns (airbench).
 
     Under torchrun each rank passes its share of the test set; the sums are all-reduced before
     any ratio is taken, so every rank returns the metrics of the whole test set.
@@ -274,8 +280,9 @@ def evaluate(
     hits = []
     for x, y in loader:
         with autocast_context(device, amp_dtype):
-            logits = model(x)
-        logits = logits.float()
+            logits = model(x).float()
+            if tta == "flip":
+                logits = 0.5 * (logits + model(x.flip(3)).float())
         loss_sum += F.cross_entropy(logits, y, reduction="sum")
         top = logits.topk(min(5, num_classes), dim=1).indices
         hit1 = top[:, 0] == y
@@ -609,6 +616,24 @@ class TrainResult:
     warmup_steps: int
     execution_policy: dict[str, Any]
     data_info: dict[str, Any]
+    eval_views: dict[str, float] = field(default_factory=dict)  # see evaluation_views
+
+
+def evaluation_views(parts: TrainParts, eval_model: nn.Module, loader: BatchLoader, num_classes: int,
+                     reported_top1: float) -> dict[str, float]:
+    """Test top-1 of every way a finished run can be scored, from the same weights: the trained
+    weights (``model``) and, when the EMA is on, the averaged ones (``ema``), each alone and with
+    flip test-time augmentation (``+flip``). The view the config asks for is the reported one and
+    is not evaluated twice. One run thus shows what EMA and TTA add, paired by construction."""
+    weights = {"model": parts.model} if parts.ema is None else {"model": parts.model, "ema": eval_model}
+    reported = ("ema" if parts.ema is not None else "model", parts.config.tta)
+    views: dict[str, float] = {}
+    for name, model in weights.items():
+        for tta in TTA_MODES:
+            key = name if tta == "none" else f"{name}+{tta}"
+            views[key] = reported_top1 if (name, tta) == reported else evaluate(
+                model, loader, num_classes, parts.amp_dtype, parts.env, tta).top1
+    return views
 
 
 def train(
@@ -648,7 +673,7 @@ def train(
         stats = train_one_epoch(parts, train_loader, epoch, warmup_steps if epoch == resumed_from else 0,
                                 progress, log_every, desc=f"epoch {epoch + 1}/{config.epochs}")
         state.add(stats)
-        result = evaluate(parts.eval_model(), test_loader, data.num_classes, parts.amp_dtype, env)
+        result = evaluate(parts.eval_model(), test_loader, data.num_classes, parts.amp_dtype, env, config.tta)
         row = {"epoch": epoch + 1, "train_loss": stats.loss, "train_top1": stats.top1,
                "test_loss": result.loss, "test_top1": result.top1, "test_top5": result.top5,
                "lr": parts.optimizer.param_groups[0]["lr"], "epoch_seconds": stats.seconds}
@@ -666,10 +691,11 @@ def train(
             on_epoch(row)
 
     eval_model = parts.eval_model()
-    final = evaluate(eval_model, test_loader, data.num_classes, parts.amp_dtype, env)
+    final = evaluate(eval_model, test_loader, data.num_classes, parts.amp_dtype, env, config.tta)
+    views = evaluation_views(parts, eval_model, test_loader, data.num_classes, final.top1)
     return TrainResult(
         config=asdict(config), history=state.history, final=final, classes=data.classes, model=eval_model,
         train_images_per_s=state.images_per_s, warmup_seconds=state.warmup_seconds, warmup_steps=warmup_steps,
         execution_policy=policy.as_record(), wall_time_s=state.prior_wall + time.perf_counter() - wall_start,
         device=device_name(device), amp_dtype=dtype_label(parts.amp_dtype), resumed_from_epoch=resumed_from,
-        world_size=env.world_size, data_info=data_info(data))
+        world_size=env.world_size, data_info=data_info(data), eval_views=views)

@@ -165,6 +165,7 @@ def build_record(result: TrainResult, config: TrainConfig, experiment: str, vari
         "history": result.history,
         "final": {"test_top1": final.top1, "test_top5": final.top5,
                   "test_loss": final.loss, "test_images": final.images},
+        "eval_views": result.eval_views,
         "classes": result.classes,
         "per_class_accuracy": dict(zip(result.classes, final.per_class)),
         "confusion": final.confusion,

@@ -120,3 +120,43 @@ def test_trains_on_generated_cifar100_through_torchvision(generated_root: Path) 
     assert len(result.classes) == 100 and len(result.final.per_class) == 100
     assert result.data_info["generated"] is True
     assert load_dataset("cifar100", generated_root).test_x.shape[0] == result.final.images
+
+
+class _Asymmetric(torch.nn.Module):
+    """Logits that depend on the left/right layout: flip TTA must change them."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        left, right = x[..., :16].mean(dim=(1, 2, 3)), x[..., 16:].mean(dim=(1, 2, 3))
+        return torch.stack([left, right, left - right, right - left], dim=1)
+
+
+def test_flip_tta_scores_the_mean_of_image_and_mirror_logits() -> None:
+    from cifarlib.data import BatchLoader
+    from cifarlib.engine import evaluate
+
+    x = torch.randint(0, 100, (12, 3, 32, 32), generator=torch.Generator().manual_seed(0))
+    x[:6, ..., :16] += 150  # bright left half: class 0 without TTA
+    y = torch.zeros(12, dtype=torch.long)
+    loader = BatchLoader(x.to(torch.uint8), y, batch_size=5, mean=(0, 0, 0), std=(1, 1, 1))
+    x = torch.cat([xb for xb, _ in loader])  # what the model sees
+    model = _Asymmetric()
+    plain, flipped = evaluate(model, loader, 4), evaluate(model, loader, 4, tta="flip")
+    logits = model(x)
+    mean_logits = 0.5 * (logits + model(x.flip(3)))
+    expected_loss = torch.nn.functional.cross_entropy(mean_logits, y).item()
+    assert flipped.loss == pytest.approx(expected_loss, rel=1e-5)
+    assert plain.loss == pytest.approx(torch.nn.functional.cross_entropy(logits, y).item(), rel=1e-5)
+    assert flipped.loss != pytest.approx(plain.loss)
+    assert flipped.top1 == pytest.approx(100 * (mean_logits.topk(1).indices[:, 0] == y).float().mean().item())
+
+
+def test_run_reports_every_evaluation_view_and_the_configured_one() -> None:
+    data = tiny_data(noise=60)
+    plain = train(quick_config(epochs=2, ema_decay=0.9), data=data, progress=False)
+    assert set(plain.eval_views) == {"model", "model+flip", "ema", "ema+flip"}
+    assert plain.eval_views["ema"] == plain.final.top1  # EMA on: the averaged weights are reported
+    tta = train(quick_config(epochs=2, ema_decay=0.9, tta="flip"), data=data, progress=False)
+    assert tta.eval_views == plain.eval_views  # TTA changes scoring only, never training
+    assert tta.final.top1 == tta.eval_views["ema+flip"]
+    no_ema = train(quick_config(epochs=1), data=data, progress=False)
+    assert set(no_ema.eval_views) == {"model", "model+flip"}

@@ -144,6 +144,17 @@ def test_notebook_declares_exactly_the_parameters_and_is_generated() -> None:
     assert declared == parameter_names()
 
 
+def test_papermill_reads_every_declared_parameter() -> None:
+    """papermill's own parser (``--help-notebook``, type inference) reads each line; a help text
+    with ``=`` in it once made it print "Unable to parse line" on every run."""
+    import nbformat
+    from papermill.translators import PythonTranslator
+
+    nb = nbformat.read(REPO / "notebooks" / "train.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert [p.name for p in PythonTranslator.inspect(cell)] == parameter_names()
+
+
 # 5 ------------------------------------------------------------------------------------------
 
 NON_DEFAULT = dict(
@@ -151,7 +162,7 @@ NON_DEFAULT = dict(
     download=True, train_subset=200, test_subset=100, epochs=1, batch_size=50, eval_batch_size=70,
     lr=0.03, momentum=0.8, nesterov=False, weight_decay=1e-4, schedule="cosine", warmup_fraction=0.2,
     label_smoothing=0.05, amp="off", channels_last="off", compile=False, ema_decay=0.9, seed=3,
-    device="cpu", sync_bn=True, optimizer="adamw", cutout=8, mixup=0.2, cutmix=1.0,
+    device="cpu", sync_bn=True, optimizer="adamw", cutout=8, mixup=0.2, cutmix=1.0, tta="flip",
 )
 # compile stays False (torch.compile needs a C++ toolchain and minutes) and dataset cifar100 (the
 # generated test data is in its format); data_root is set per test.
