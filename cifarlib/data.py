@@ -434,10 +434,20 @@ def random_crop_flip(
     ``x`` is ``B x C x H x W`` (any dtype, any device); returns a tensor of the same shape. Crop
     offsets and flips are drawn per image from ``generator`` (on ``x``'s device).
     """
-    b, c, h, w = x.shape
-    device = x.device
+    padded = torch.nn.functional.pad(x, (padding,) * 4) if padding > 0 else x
+    return crop_flip_padded(padded, padding, flip, generator)
+
+
+def crop_flip_padded(
+    padded: torch.Tensor, padding: int = 4, flip: bool = True, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """:func:`random_crop_flip` of images that are already zero-padded by ``padding`` (a loader
+    pads its training set once instead of every batch); the same draws, the same result."""
+    b, c, hp, wp = padded.shape
+    h, w = hp - 2 * padding, wp - 2 * padding
+    device = padded.device
+    x = padded
     if padding > 0:
-        padded = torch.nn.functional.pad(x, (padding, padding, padding, padding))
         dy = torch.randint(0, 2 * padding + 1, (b,), device=device, generator=generator)
         dx = torch.randint(0, 2 * padding + 1, (b,), device=device, generator=generator)
         rows = (dy[:, None] + torch.arange(h, device=device))[:, None, :, None]
@@ -451,10 +461,12 @@ def random_crop_flip(
     return x
 
 
-def normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """uint8 ``B x C x H x W`` -> float32 normalised with per-channel mean/std (in [0, 1] units)."""
-    m = torch.tensor(mean, device=x.device, dtype=torch.float32).view(1, -1, 1, 1)
-    s = torch.tensor(std, device=x.device, dtype=torch.float32).view(1, -1, 1, 1)
+def normalize(x: torch.Tensor, mean: tuple[float, ...] | torch.Tensor,
+              std: tuple[float, ...] | torch.Tensor) -> torch.Tensor:
+    """uint8 ``B x C x H x W`` -> float32 normalised with per-channel mean/std (in [0, 1] units);
+    ``mean``/``std`` may already be ``1 x C x 1 x 1`` tensors (built once by a loader)."""
+    m = torch.as_tensor(mean, device=x.device, dtype=torch.float32).view(1, -1, 1, 1)
+    s = torch.as_tensor(std, device=x.device, dtype=torch.float32).view(1, -1, 1, 1)
     return (x.float().div_(255) - m) / s
 
 
@@ -464,8 +476,13 @@ class BatchLoader:
     The epoch's permutation and augmentation draws come from a generator seeded with
     ``(seed, epoch)``, so an epoch is reproducible on its own (exact resume needs nothing else).
     Tensors are moved to ``device`` once; batches come out normalised float32, in
-    ``channels_last`` memory format when asked.
+    ``channels_last`` memory format when asked. Per-batch work that does not change between
+    epochs is done once, as airbench's loader does: the training images are zero-padded once
+    for the random crop, the mean/std tensors are built once, and an evaluation loader
+    normalises its whole set once (on first use) and then only slices it.
     """
+
+    PADDING = 4  # pixels of zero padding for the random crop
 
     def __init__(
         self,
@@ -493,6 +510,22 @@ class BatchLoader:
         # Training drops the last partial batch (BN on tiny batches is noisy) unless it is all there is.
         self.drop_last = (train and len(y) > batch_size) if drop_last is None else drop_last
         self.epoch = 0
+        self._mean = torch.tensor(mean, device=self.device, dtype=torch.float32).view(1, -1, 1, 1)
+        self._std = torch.tensor(std, device=self.device, dtype=torch.float32).view(1, -1, 1, 1)
+        self._padded = torch.nn.functional.pad(self.x, (self.PADDING,) * 4) if train else None
+        self._normalised: torch.Tensor | None = None  # the evaluation set, normalised once
+
+    def _batch(self, index: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        if self.train:
+            xb = normalize(crop_flip_padded(self._padded[index], self.PADDING, generator=generator),
+                           self._mean, self._std)
+        else:
+            if self._normalised is None:
+                self._normalised = normalize(self.x, self._mean, self._std)
+            xb = self._normalised[index]
+        if self.channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        return xb
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -510,13 +543,7 @@ class BatchLoader:
             g, order = None, torch.arange(n, device=self.device)
         for i in range(len(self)):
             index = order[i * self.batch_size:(i + 1) * self.batch_size]
-            xb = self.x[index]
-            if self.train:
-                xb = random_crop_flip(xb, generator=g)
-            xb = normalize(xb, self.mean, self.std)
-            if self.channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            yield xb, self.y[index]
+            yield self._batch(index, g), self.y[index]
 
 
 # --------------------------------------------------------------------------- generated data

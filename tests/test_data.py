@@ -186,3 +186,22 @@ def test_batch_loader_epochs_are_reproducible_and_differ() -> None:
     batches = list(test_loader)
     assert len(batches) == 4 and torch.equal(torch.cat([b for _, b in batches]), y)
     assert batches[0][0].is_contiguous(memory_format=torch.channels_last)
+
+
+def test_loader_hoisted_work_gives_the_batches_of_the_per_batch_recipe() -> None:
+    """Padding once, mean/std built once and the test set normalised once change nothing: the
+    batches equal crop+flip+normalise done per batch with the same generator draws."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8, generator=g)
+    y = torch.arange(40)
+    mean, std = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
+    loader = BatchLoader(x, y, 16, mean, std, train=True, seed=3)
+    loader.set_epoch(2)
+    draws = torch.Generator().manual_seed(3 * 100_003 + 2)
+    order = torch.randperm(40, generator=draws)
+    for i, (xb, yb) in enumerate(loader):
+        index = order[i * 16:(i + 1) * 16]
+        assert torch.equal(yb, y[index])
+        assert torch.equal(xb, normalize(random_crop_flip(x[index], generator=draws), mean, std))
+    test_batches = [xb for xb, _ in BatchLoader(x, y, 16, mean, std)]
+    assert torch.equal(torch.cat(test_batches), normalize(x, mean, std))
