@@ -104,10 +104,15 @@ def bench_textbook(data, images: int, batch_size: int, workers: int) -> float:
     return seen / (time.perf_counter() - start)
 
 
-def bench_models(data, spec: str, models: list[str], images: int, batch_size: int) -> list[dict]:
+def bench_models(data, spec: str, models: list[str], images: int, batch_size: int,
+                 repeats: int = 1) -> list[dict]:
     """Engine vs bare step per model, both under the execution policy the engine measures for it
     (:func:`cifarlib.autotune.resolve_policy`, cached); the bare step gets the engine's 3 warm-up
-    steps so that both time steady steps only."""
+    steps so that both time steady steps only. With ``repeats > 1`` the two alternate (engine,
+    bare, engine, bare, ...) and the median of the per-pair ratios is reported with its range, so
+    a slow phase of a shared machine hits both sides of a pair alike."""
+    import statistics
+
     from cifarlib import autotune
     from cifarlib.engine import WARMUP_STEPS
 
@@ -120,11 +125,18 @@ def bench_models(data, spec: str, models: list[str], images: int, batch_size: in
         policy = autotune.resolve_policy("auto", "auto", name, {}, build, batch_size, tuple(data.train_x.shape[1:]),
                                          len(data.classes), device, device_name(device))
         amp = "bf16" if policy.precision == "bf16" else "off"
-        engine = bench_engine(data, spec, images, batch_size, amp, policy.channels_last, model=name)
-        bare = bench_bare(data, images, batch_size, amp, policy.channels_last, name=name, warmup=WARMUP_STEPS)
+        engines, bares = [], []
+        for _ in range(repeats):
+            engines.append(bench_engine(data, spec, images, batch_size, amp, policy.channels_last, model=name))
+            bares.append(bench_bare(data, images, batch_size, amp, policy.channels_last, name=name,
+                                    warmup=WARMUP_STEPS))
+        ratios = [e / b for e, b in zip(engines, bares)]
+        engine, bare = statistics.median(engines), statistics.median(bares)
         rows.append({"model": name, "policy": f"{policy.precision}/{'CL' if policy.channels_last else 'NCHW'}",
-                     "engine": engine, "bare": bare, "engine_over_bare": engine / bare})
-        print(f"{name:20s} {rows[-1]['policy']:10s} engine {engine:7.1f}  bare {bare:7.1f}  engine/bare {engine / bare:5.2f}",
+                     "engine": engine, "bare": bare, "engine_over_bare": statistics.median(ratios),
+                     "ratio_min": min(ratios), "ratio_max": max(ratios), "repeats": repeats})
+        print(f"{name:20s} {rows[-1]['policy']:10s} engine {engine:7.1f}  bare {bare:7.1f}  engine/bare "
+              f"{statistics.median(ratios):5.2f} (pairs: {min(ratios):.2f}-{max(ratios):.2f}, n={repeats})",
               flush=True)
     return rows
 
@@ -137,15 +149,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the textbook loop")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--models", nargs="+", help="engine vs bare step for these models (and nothing else)")
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved engine/bare pairs per model")
     args = parser.parse_args()
     data = load_dataset(args.data)
     if args.models:
         print(f"device: {device_name(torch.device('cpu'))}, torch {torch.__version__}, {args.images} images, "
               f"batch {args.batch_size}")
-        rows = bench_models(data, args.data, args.models, args.images, args.batch_size)
+        rows = bench_models(data, args.data, args.models, args.images, args.batch_size, args.repeats)
         if args.out:
             args.out.write_text(json.dumps({"device": device_name(torch.device("cpu")), "images": args.images,
-                                            "batch_size": args.batch_size, "models": rows,
+                                            "batch_size": args.batch_size, "models": rows, "repeats": args.repeats,
                                             "torch": torch.__version__}, indent=1))
         return
     rows = {}
