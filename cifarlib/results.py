@@ -196,7 +196,7 @@ def load_details(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> list[d
     One dict per record with ``dataset``, ``experiment``, ``model``, ``variant``, ``seed``,
     ``classes`` (list or None), ``confusion`` (C x C integer array, rows = true class, or None),
     ``correct`` (boolean array per test image, or None), ``throughput``, ``execution_policy``,
-    ``model_info`` and ``device``. Older records without a field get ``None`` for it.
+    ``model_info``, ``device``, ``eval_views`` and ``wall_time_s``. Older records without a field get ``None`` for it.
     """
     import numpy as np
 
@@ -212,6 +212,7 @@ def load_details(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> list[d
             "correct": unpack_bits(r["test_correct"]) if r.get("test_correct") else None,
             "throughput": r["throughput"], "execution_policy": r.get("execution_policy"),
             "model_info": r["model_info"], "device": r["provenance"]["device"],
+            "eval_views": r.get("eval_views"), "wall_time_s": r.get("wall_time_s"),
             "path": os.path.relpath(path, results_dir),
         })
     return out

@@ -15,14 +15,15 @@ def test_clean_page_passes(tmp_path: Path) -> None:
     (tmp_path / "_images").mkdir()
     (tmp_path / "_images" / "a.png").write_bytes(b"png")
     page = tmp_path / "p.html"
-    dom = '<main><p>准确率 83%</p><img src="_images/a.png"><mjx-container>x</mjx-container></main>'
+    dom = ('<style>mjx-merror { color: red } .MathJax_Error { }</style>'  # MathJax's own CSS rules
+           '<main><p>准确率 83%</p><img src="_images/a.png"><mjx-container>x</mjx-container></main>')
     assert check_book.problems_in_dom(dom, tmp_path, page) == []
 
 
 def test_missing_image_traceback_warning_and_raw_math_fail(tmp_path: Path) -> None:
     page = tmp_path / "p.html"
     dom = ('<main><img src="_images/gone.png"><pre>Traceback (most recent call last):</pre>'
-           '<p>TqdmWarning: IProgress not found</p><p>$\\frac{a}{b}$</p><span class="mjx-merror">e</span></main>')
+           '<p>TqdmWarning: IProgress not found</p><p>$\\frac{a}{b}$</p><mjx-merror>e</mjx-merror></main>')
     problems = check_book.problems_in_dom(dom, tmp_path, page)
     kinds = {p.split(":")[0] for p in problems}
     assert kinds == {"missing image", "visible traceback", "visible warning", "unrendered math", "MathJax error"}

@@ -124,7 +124,7 @@ def problems_in_dom(dom: str, html: Path, file: Path) -> list[str]:
         problems.append("visible traceback")
     if warn := re.search(r"\w+Warning: .{0,80}", visible):
         problems.append("visible warning: " + warn.group(0))
-    if "mjx-merror" in dom or "MathJax_Error" in dom:
+    if "<mjx-merror" in dom or re.search(r"class=\"[^\"]*MathJax_Error", dom):  # elements, not MathJax's CSS rules
         problems.append("MathJax error")
     if raw := re.search(r"\\\(|\\\[|\$\$?[^$\n]{0,40}\\[a-zA-Z]+[^$\n]*\$", visible):
         problems.append("unrendered math: " + raw.group(0)[:60])
