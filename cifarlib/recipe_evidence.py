@@ -72,3 +72,33 @@ def recipe_display(table: pd.DataFrame, target: float = 85.0) -> pd.DataFrame:
         "相对参照的差（95% CI）": table.apply(interval, axis=1),
         "每次运行（分钟）": table["minutes"].round(1),
     })
+
+
+def recipe_sentence(table: pd.DataFrame, reference: tuple[str, str] = ("base", "model"),
+                    target: float = 85.0) -> str:
+    """The evidence in Chinese: the reference, what helps significantly, what reaches ``target``."""
+    if table.empty:
+        return "（`recipe` 预设尚无运行记录。）"
+
+    def name(r: pd.Series) -> str:
+        return f"{r['variant']} 配方 + {VIEW_LABELS.get(r['view'], r['view'])}"
+
+    t = table.set_index(["variant", "view"], drop=False)
+    parts = []
+    if reference in t.index:
+        ref = t.loc[reference]
+        parts.append(f"参照（{name(ref)}）在 {ref['seeds']} 个种子上为 {ref['mean']:.2f}%（各种子 {ref['per_seed']}）")
+    others = table[[(v, w) != reference for v, w in zip(table["variant"], table["view"])]]
+    better = others[others["significant"] & (others["diff"] > 0)]
+    worse = others[others["significant"] & (others["diff"] < 0)]
+    if len(better):
+        parts.append("显著更高的有 " + "、".join(
+            f"{name(r)}（{r['diff']:+.2f}，[{r['low']:+.2f}, {r['high']:+.2f}]）" for _, r in better.iterrows()))
+    if len(worse):
+        parts.append("显著更低的有 " + "、".join(f"{name(r)}（{r['diff']:+.2f}）" for _, r in worse.iterrows()))
+    if len(others) > len(better) + len(worse):
+        parts.append(f"其余 {len(others) - len(better) - len(worse)} 个组合的区间跨过 0")
+    reached = table[table["all_reach_target"]]
+    parts.append(("每个种子都达到 {:g}% 的组合：".format(target) + "、".join(name(r) for _, r in reached.iterrows()))
+                 if len(reached) else f"没有任何组合在每个种子上都达到 {target:g}%")
+    return "；".join(parts) + "。"

@@ -46,3 +46,13 @@ def test_display_is_chinese_and_rounded() -> None:
 
 def test_no_recipe_records_give_an_empty_table() -> None:
     assert recipe_table(recipe_scores([])).empty
+
+
+def test_sentence_names_the_reference_the_significant_and_who_reaches_the_target() -> None:
+    from cifarlib.recipe_evidence import recipe_sentence
+
+    text = recipe_sentence(recipe_table(recipe_scores(DETAILS)))
+    assert "参照（base 配方 + 训练权重）在 2 个种子上为 84.20%" in text
+    assert "每个种子都达到 85% 的组合：bs64 配方 + 训练权重、bs64 配方 + 训练权重 + 翻转 TTA" in text
+    assert "显著更低" not in text
+    assert recipe_sentence(recipe_table(recipe_scores([]))).startswith("（")
