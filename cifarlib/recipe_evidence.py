@@ -96,8 +96,12 @@ def recipe_sentence(table: pd.DataFrame, reference: tuple[str, str] = ("base", "
             f"{name(r)}（{r['diff']:+.2f}，[{r['low']:+.2f}, {r['high']:+.2f}]）" for _, r in better.iterrows()))
     if len(worse):
         parts.append("显著更低的有 " + "、".join(f"{name(r)}（{r['diff']:+.2f}）" for _, r in worse.iterrows()))
-    if len(others) > len(better) + len(worse):
-        parts.append(f"其余 {len(others) - len(better) - len(worse)} 个组合的区间跨过 0")
+    single = others[others["low"].isna()]
+    crossing = len(others) - len(better) - len(worse) - len(single)
+    if crossing:
+        parts.append(f"其余 {crossing} 个组合的区间跨过 0")
+    if len(single):
+        parts.append(f"{len(single)} 个组合与参照只共有 1 个种子，没有区间")
     reached = table[table["all_reach_target"]]
     parts.append(("每个种子都达到 {:g}% 的组合：".format(target) + "、".join(name(r) for _, r in reached.iterrows()))
                  if len(reached) else f"没有任何组合在每个种子上都达到 {target:g}%")

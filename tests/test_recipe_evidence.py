@@ -56,3 +56,10 @@ def test_sentence_names_the_reference_the_significant_and_who_reaches_the_target
     assert "每个种子都达到 85% 的组合：bs64 配方 + 训练权重、bs64 配方 + 训练权重 + 翻转 TTA" in text
     assert "显著更低" not in text
     assert recipe_sentence(recipe_table(recipe_scores([]))).startswith("（")
+
+
+def test_one_shared_seed_gives_no_interval_and_the_sentence_says_so() -> None:
+    from cifarlib.recipe_evidence import recipe_sentence
+
+    text = recipe_sentence(recipe_table(recipe_scores(DETAILS[:1])))
+    assert "3 个组合与参照只共有 1 个种子，没有区间" in text and "跨过 0" not in text
