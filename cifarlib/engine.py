@@ -77,7 +77,7 @@ class TrainConfig:
     channels_last: str = "auto"  # auto (measured) | on | off; True/False are read as on/off
     compile: bool = False
     ema_decay: float = 0.0  # 0 = off; e.g. 0.999 evaluates an EMA of the weights
-    tta: str = "none"  # none | flip: average the logits of each test image and its mirror image
+    tta: str = "flip"  # none | flip: average the logits of each test image and its mirror image
     cutout: int = 0  # side of the Cutout square in pixels; 0 = off
     mixup: float = 0.0  # mixup's Beta(alpha, alpha); 0 = off
     cutmix: float = 0.0  # CutMix's Beta(alpha, alpha); 0 = off (with mixup too: one of them per batch)
@@ -320,12 +320,18 @@ def config_fingerprint(config: TrainConfig) -> str:
     return json.dumps(asdict(config), sort_keys=True)
 
 
+# What a field newer than a checkpoint or record meant before it existed, where that differs
+# from today's default: runs before ``tta`` existed were scored without test-time augmentation.
+IMPLICIT_BEFORE_FIELD: dict[str, Any] = {"tta": "none"}
+
+
 def same_config(fingerprint: str, config: TrainConfig) -> bool:
     """True when a checkpoint's ``fingerprint`` was written by ``config``; a field newer than
-    the checkpoint matches when ``config`` holds its default (so new options keep old runs)."""
+    the checkpoint matches when ``config`` holds the value the field implicitly had before it
+    existed (:data:`IMPLICIT_BEFORE_FIELD`, else its default), so new options keep old runs."""
     stored, current = json.loads(fingerprint), asdict(config)
-    defaults = asdict(TrainConfig())
-    return all(stored.get(k, defaults.get(k)) == current.get(k) for k in set(stored) | set(current))
+    implicit = {**asdict(TrainConfig()), **IMPLICIT_BEFORE_FIELD}
+    return all(stored.get(k, implicit.get(k)) == current.get(k) for k in set(stored) | set(current))
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:

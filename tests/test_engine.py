@@ -152,11 +152,12 @@ def test_flip_tta_scores_the_mean_of_image_and_mirror_logits() -> None:
 
 def test_run_reports_every_evaluation_view_and_the_configured_one() -> None:
     data = tiny_data(noise=60)
-    plain = train(quick_config(epochs=2, ema_decay=0.9), data=data, progress=False)
+    plain = train(quick_config(epochs=2, ema_decay=0.9, tta="none"), data=data, progress=False)
     assert set(plain.eval_views) == {"model", "model+flip", "ema", "ema+flip"}
     assert plain.eval_views["ema"] == plain.final.top1  # EMA on: the averaged weights are reported
     tta = train(quick_config(epochs=2, ema_decay=0.9, tta="flip"), data=data, progress=False)
     assert tta.eval_views == plain.eval_views  # TTA changes scoring only, never training
     assert tta.final.top1 == tta.eval_views["ema+flip"]
-    no_ema = train(quick_config(epochs=1), data=data, progress=False)
+    no_ema = train(quick_config(epochs=1), data=data, progress=False)  # the default: tta="flip"
     assert set(no_ema.eval_views) == {"model", "model+flip"}
+    assert no_ema.final.top1 == no_ema.eval_views["model+flip"]

@@ -40,6 +40,15 @@ def test_a_checkpoint_from_before_a_new_option_still_resumes() -> None:
     assert not same_config(json.dumps({**older, "lr": 0.5}), config)
 
 
+def test_a_checkpoint_from_before_tta_resumes_only_a_run_scored_without_it() -> None:
+    """Before ``tta`` existed every run was scored plainly, so an old checkpoint is the run with
+    ``tta="none"`` (what the study preset pins), not one with today's default ``flip``."""
+    plain = TrainConfig(model="resnet20", tta="none")
+    older = {k: v for k, v in asdict(plain).items() if k != "tta"}
+    assert same_config(json.dumps(older), plain)
+    assert not same_config(json.dumps(older), TrainConfig(model="resnet20"))
+
+
 @pytest.mark.parametrize("options", [dict(optimizer="adamw", lr=1e-3, weight_decay=0.05),
                                      dict(cutout=8, mixup=0.2, cutmix=1.0)])
 def test_recipe_options_change_training(options: dict) -> None:
