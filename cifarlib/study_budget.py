@@ -1,0 +1,132 @@
+"""What the study costs: core-hours spent (from the records) and still to spend (estimated).
+
+Every study run uses one core (two runs side by side on the 2-core machine), so a run's
+``wall_time_s`` is its cost in core-seconds. A planned run without a record is estimated:
+
+* from the mean wall time of the same model's study records when it has any ("measured");
+* otherwise from the reference model's (``resnet20``) mean study wall time, scaled by the ratio
+  of inference throughputs in ``benchmarks/results/models_cpu.txt`` ("estimated"):
+  ``minutes(m) = minutes(resnet20) * images_per_s(resnet20) / images_per_s(m)``.
+
+The second rule is a proxy (a training step is not an inference pass); it is replaced by the
+measured rule as soon as one record of the model lands. The book's setup page prints the table and
+:func:`budget_sentence`, so the budget the study chose and what it really cost stay visible.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from .stats import mean_sd
+
+INFERENCE_TABLE = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "models_cpu.txt"
+BUDGET_COLUMNS = ["experiment", "model", "planned", "done", "minutes_per_run", "basis",
+                  "hours_spent", "hours_left"]
+
+
+def read_inference_speed(path: str | Path = INFERENCE_TABLE) -> dict[str, float]:
+    """Model name -> inference images/s from the table ``python -m cifarlib models`` prints."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"inference table {path} not found; write it with "
+                                f"`python -m cifarlib models > {path}`")
+    table = pd.read_csv(io.StringIO(path.read_text()), sep=r"\s+", comment="#")
+    return dict(zip(table["model"], table["images_per_s"].astype(float)))
+
+
+def study_budget(runs: pd.DataFrame, planned: pd.DataFrame, inference: dict[str, float],
+                 reference: str = "resnet20") -> pd.DataFrame:
+    """One row per planned (experiment, model): runs planned and done, minutes per run and its
+    basis (``measured`` or ``estimated``), core-hours spent and left. ``runs`` are the study's
+    records (:func:`cifarlib.report.study_runs`), ``planned`` its plan
+    (:func:`cifarlib.report.planned_runs`)."""
+    if planned.empty:
+        return pd.DataFrame(columns=BUDGET_COLUMNS)
+    minutes_of = {} if runs.empty else (runs.groupby("model")["wall_time_s"].mean() / 60).to_dict()
+    if reference not in minutes_of:
+        raise ValueError(f"no study record of the reference model {reference!r}: the estimates "
+                         f"scale its measured wall time; run it first")
+    rows = []
+    for (experiment, model), group in planned.groupby(["experiment", "model"], sort=False):
+        done = runs[(runs["experiment"] == experiment) & (runs["model"] == model)] if len(runs) else runs
+        done_keys = set(zip(done["variant"], done["seed"].astype(int))) if len(done) else set()
+        left = sum((v, int(s)) not in done_keys for v, s in zip(group["variant"], group["seed"]))
+        if model in minutes_of:
+            minutes, basis = minutes_of[model], "measured"
+        elif model in inference and reference in inference:
+            minutes, basis = minutes_of[reference] * inference[reference] / inference[model], "estimated"
+        else:
+            raise KeyError(f"model {model!r} has no study record and no row in the inference table; "
+                           f"add it with `python -m cifarlib models`")
+        rows.append({"experiment": experiment, "model": model, "planned": len(group),
+                     "done": len(group) - left, "minutes_per_run": minutes, "basis": basis,
+                     "hours_spent": float(done["wall_time_s"].sum()) / 3600 if len(done) else 0.0,
+                     "hours_left": left * minutes / 60})
+    return pd.DataFrame(rows, columns=BUDGET_COLUMNS)
+
+
+def hours_at_seeds(budget: pd.DataFrame, experiments: tuple[str, ...], seeds: int) -> float:
+    """Core-hours the models of ``experiments`` would take with ``seeds`` seeds each, counting
+    the runs already done at their measured cost and the rest at the table's per-run minutes."""
+    rows = budget[budget["experiment"].isin(experiments)]
+    return float(sum(r.hours_spent + max(seeds - r.done, 0) * r.minutes_per_run / 60
+                     for r in rows.itertuples()))
+
+
+def budget_display(budget: pd.DataFrame) -> pd.DataFrame:
+    """The budget table with Chinese headers and rounded numbers, for the book."""
+    basis = {"measured": "实测（同模型记录的均值）", "estimated": "估计（按推理吞吐比例）"}
+    return pd.DataFrame({
+        "实验": budget["experiment"], "模型": budget["model"],
+        "已完成 / 计划": [f"{d} / {p}" for d, p in zip(budget["done"], budget["planned"])],
+        "每次运行（分钟）": budget["minutes_per_run"].round(1),
+        "依据": budget["basis"].map(basis),
+        "已用（核·小时）": budget["hours_spent"].round(2), "剩余（核·小时）": budget["hours_left"].round(2),
+    })
+
+
+def budget_sentence(budget: pd.DataFrame, runs: pd.DataFrame, reference: str = "resnet20",
+                    target_hours: float = 10.0, target_top1: float = 80.0) -> str:
+    """In Chinese: what the study has cost, what is left, what three seeds everywhere would cost
+    against the target, and whether the reference reaches ``target_top1`` at this budget."""
+    if budget.empty:
+        return "研究计划为空。"
+    spent, left = budget["hours_spent"].sum(), budget["hours_left"].sum()
+    done, planned = int(budget["done"].sum()), int(budget["planned"].sum())
+    estimated = budget[(budget["basis"] == "estimated") & (budget["hours_left"] > 0)]
+    text = (f"到目前为止，研究计划的 {planned} 个运行中已完成 {done} 个，共用 **{spent:.1f} 核·小时**；"
+            f"剩余 {planned - done} 个运行估计还需 **{left:.1f} 核·小时**（两个运行并排时约 {left / 2:.1f} 小时墙钟）")
+    if len(estimated):
+        text += f"，其中 {len(estimated)} 个模型还没有记录，按推理吞吐比例估计"
+    text += "。"
+    full = hours_at_seeds(budget, ("main", "main_iso"), 3)
+    ref_minutes = budget.loc[budget["model"] == reference, "minutes_per_run"]
+    text += (f"如果主比较（按原设计与等参数两组）的每个模型都跑 3 个种子，总计约 **{full:.0f} 核·小时**，"
+             f"远超选定预算时设想的约 {target_hours:.0f} 核·小时")
+    if len(ref_minutes):
+        ratio = budget.assign(ratio=budget["minutes_per_run"] / ref_minutes.iloc[0])
+        slow = ratio[ratio["experiment"].isin(["main", "main_iso"]) & (ratio["ratio"] >= 2)]
+        if len(slow):
+            low, high = f"{slow['ratio'].min():.1f}", f"{slow['ratio'].max():.1f}"
+            text += (f"：主比较中有 {len(slow)} 个模型每次运行的用时是 `{reference}` 的 "
+                     f"{low if low == high else f'{low}–{high}'} 倍")
+    text += "。"
+    single = budget[(budget["experiment"] == "main") & (budget["planned"] == 1)]
+    if len(single):
+        names = "、".join(f"`{m}`" for m in single["model"])
+        text += (f"因此按原设计的一组中，{names} 这 {len(single)} 个比 `{reference}` 慢的嫁接只跑 1 个种子"
+                 "（没有区间，不下结论）；作为主比较的等参数组保持每个模型 3 个种子。")
+    ref = runs[(runs["experiment"] == "main") & (runs["model"] == reference)] if len(runs) else runs
+    if len(ref):
+        mean, sd = mean_sd(ref["test_top1"].tolist())
+        reached = "达到" if (ref["test_top1"] >= target_top1).all() else "**没有达到**"
+        spread = f" ± {sd:.2f}" if len(ref) > 1 else ""
+        text += (f"在这一预算下 `{reference}` 的测试集 top-1 为 {mean:.2f}{spread}%（{len(ref)} 个种子），"
+                 f"{reached}研究预先设定的 {target_top1:.0f}% 目标。")
+        if reached != "达到":
+            text += ("要达到它需要更多轮数（本页末尾 10 轮的配方证据远高于这个目标），而每个运行的成本与轮数成正比；"
+                     "主比较已经超出预算，所以没有再加轮数。各模型之间的比较只在这一预算下成立。")
+    return text
