@@ -196,8 +196,8 @@ STUDY_ABLATIONS: tuple[Ablation, ...] = (
              Arm("main", "resnet20", "default", "ε=0.1（默认）"),
              (Arm("ablation_ls", "resnet20", "ls0", "ε=0（不平滑）"),)),
     Ablation("layer_scale", "ConvNeXt 嫁接的层缩放初值",
-             Arm("main", "convnext_resnet20", "default", "γ₀=10⁻⁶（论文）"),
-             (Arm("ablation_layer_scale", "convnext_resnet20", "ls1", "γ₀=1"),)),
+             Arm("main_iso", "convnext_resnet20_iso", "default", "γ₀=10⁻⁶（论文）"),
+             (Arm("ablation_layer_scale", "convnext_resnet20_iso", "ls1", "γ₀=1"),)),
 )
 
 
