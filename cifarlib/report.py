@@ -22,6 +22,10 @@ DATASET_DESCRIPTIONS: dict[str, str] = {
 }
 
 
+DATASET_SHORT_NAMES: dict[str, str] = {"cifar100": "CIFAR-100", "cifar10": "CIFAR-10",
+                                       "cifar10-jpeg": "CIFAR-10 JPEG 副本"}
+
+
 def dataset_description(tag: str) -> str:
     """A Chinese one-line description of a results data set tag."""
     return DATASET_DESCRIPTIONS.get(tag, f"图像文件夹数据集 {tag}")
@@ -636,7 +640,10 @@ def overview_answer(runs: pd.DataFrame, planned: pd.DataFrame, reference: str = 
     if ref.empty:
         return f"研究的参照模型 `{reference}` 还没有运行记录，所以本书暂时给不出回答。"
     mean, sd = mean_sd(list(ref["test_top1"]))
-    parts = [f"在研究的预算下（{budget_text(ref).rstrip('。')}）骨干 `{reference}` 的测试集 top-1 为 **{mean:.2f} ± {sd:.2f}%**"]
+    budget = (f"{DATASET_SHORT_NAMES.get(ref['dataset'].iloc[0], ref['dataset'].iloc[0])}，"
+              f"{int(ref['train_images'].iloc[0])} 张训练图像，{int(ref['epochs'].iloc[0])} 轮，"
+              f"{ref['seed'].nunique()} 个种子")
+    parts = [f"在研究的预算下（{budget}，详见实验设置一章）骨干 `{reference}` 的测试集 top-1 为 **{mean:.2f} ± {sd:.2f}%**"]
 
     def listing(table: pd.DataFrame) -> str:
         return "、".join(f"`{r['model']}`（{r['diff']:+.2f}，[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]）"
@@ -646,9 +653,13 @@ def overview_answer(runs: pd.DataFrame, planned: pd.DataFrame, reference: str = 
         group = runs[(runs["experiment"] == experiment) & (runs["variant"] == "default")]
         graft_total = len(set(planned.loc[planned["experiment"] == experiment, "model"]) - {reference})
         done = group.groupby("model")["seed"].nunique()
+        planned_seeds = planned[planned["experiment"] == experiment].groupby("model")["seed"].nunique()
+        single = [m for m in done.index if m != reference and planned_seeds.get(m, 0) == 1]
+        single_text = (f"；{label}中按计划只跑 1 个种子的 {'、'.join(f'`{m}`' for m in single)} 没有区间，不下结论"
+                       if single else "")
         done = done[done >= 2].index.difference([reference])
         if done.empty:
-            parts.append(f"{label}还没有任何模型完成至少 2 个种子")
+            parts.append(f"{label}还没有任何模型完成至少 2 个种子{single_text}")
             continue
         table = comparison_table(pd.concat([ref, group[group["model"].isin(done)]]), reference=reference)
         higher = table[table["significant"] & (table["diff"] > 0)]
@@ -660,7 +671,7 @@ def overview_answer(runs: pd.DataFrame, planned: pd.DataFrame, reference: str = 
             text += f"，显著更低的有 {listing(lower)}"
         if len(neutral):
             text += f"，区间跨过 0 的有 {'、'.join(f'`{m}`' for m in neutral['model'])}"
-        parts.append(text)
+        parts.append(text + single_text)
     missing = missing_runs(runs, planned)
     parts.append(f"研究计划的 {len(planned)} 个运行中还有 {len(missing)} 个未完成，回答会随新记录更新"
                  if len(missing) else f"研究计划的 {len(planned)} 个运行已全部完成")

@@ -289,16 +289,19 @@ def test_parse_profile_reads_the_committed_benchmark() -> None:
 def test_overview_answer_follows_the_intervals_and_counts_what_is_missing() -> None:
     planned = pd.DataFrame([{"experiment": e, "model": m, "variant": "default", "seed": s}
                             for e, models in (("main", ["resnet20", "a", "b", "c"]), ("main_iso", ["a_iso"]))
-                            for m in models for s in range(3)])
+                            for m in models for s in range(3)]
+                           + [{"experiment": "main", "model": "d", "variant": "default", "seed": 0}])
     rows = [_run("main", "resnet20", "default", s, 77.0 + 0.1 * s) for s in range(3)]
     rows += [_run("main", "a", "default", s, 72.0 + 0.2 * s) for s in range(3)]  # -5, tight: lower
     rows += [_run("main", "b", "default", s, 77.0 + [1.5, -1.2, 0.3][s]) for s in range(3)]  # crosses 0
     rows += [_run("main", "c", "default", 0, 90.0)]  # one seed: not reported yet
+    rows += [_run("main", "d", "default", 0, 60.0)]  # one seed by plan: named, never judged
     runs = pd.DataFrame([{**r, "train_images": 50000, "test_images": 10000, "epochs": 4, "batch_size": 128,
                           "device": "cpu"} for r in rows])
     text = report.overview_answer(runs, planned)
     assert "**77.10 ± 0.10%**" in text
-    assert "按原设计嫁接的版本已有 2/3 个嫁接模型的结果" in text
+    assert "按原设计嫁接的版本已有 2/4 个嫁接模型的结果" in text
+    assert "按计划只跑 1 个种子的 `d` 没有区间，不下结论" in text and "60.00" not in text
     assert "没有一个显著高于骨干，显著更低的有 `a`（-4.90" in text
     assert "区间跨过 0 的有 `b`" in text and "`c`" not in text
     assert "等参数版（主比较）还没有任何模型完成至少 2 个种子" in text
