@@ -66,11 +66,11 @@ def recipe_display(table: pd.DataFrame, target: float = 85.0) -> pd.DataFrame:
 
     return pd.DataFrame({
         "训练配方": table["variant"], "评估方式": table["view"].map(VIEW_LABELS).fillna(table["view"]),
-        "种子数": table["seeds"], "top-1（均值 ± 标准差）": [
+        "top-1 (%)": [
             f"{m:.2f} ± {s:.2f}" if pd.notna(s) else f"{m:.2f}" for m, s in zip(table["mean"], table["sd"])],
-        "各种子": table["per_seed"], f"每个种子都 ≥ {target:g}%": table["all_reach_target"].map({True: "是", False: "否"}),
+        "各种子": table["per_seed"], f"全部 ≥ {target:g}%": table["all_reach_target"].map({True: "是", False: "否"}),
         "相对参照的差（95% CI）": table.apply(interval, axis=1),
-        "每次运行（分钟）": table["minutes"].round(1),
+        "分钟 / 次": table["minutes"].map(lambda m: "—" if pd.isna(m) else f"{m:.1f}"),
     })
 
 

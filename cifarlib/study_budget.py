@@ -78,13 +78,14 @@ def hours_at_seeds(budget: pd.DataFrame, experiments: tuple[str, ...], seeds: in
 
 def budget_display(budget: pd.DataFrame) -> pd.DataFrame:
     """The budget table with Chinese headers and rounded numbers, for the book."""
-    basis = {"measured": "实测（同模型记录的均值）", "estimated": "估计（按推理吞吐比例）"}
+    basis = {"measured": "实测", "estimated": "估计"}
     return pd.DataFrame({
         "实验": budget["experiment"], "模型": budget["model"],
         "已完成 / 计划": [f"{d} / {p}" for d, p in zip(budget["done"], budget["planned"])],
-        "每次运行（分钟）": budget["minutes_per_run"].round(1),
+        "每次运行（分钟）": budget["minutes_per_run"].map("{:.1f}".format),
         "依据": budget["basis"].map(basis),
-        "已用（核·小时）": budget["hours_spent"].round(2), "剩余（核·小时）": budget["hours_left"].round(2),
+        "已用（核·小时）": budget["hours_spent"].map("{:.2f}".format),
+        "剩余（核·小时）": budget["hours_left"].map("{:.2f}".format),
     })
 
 

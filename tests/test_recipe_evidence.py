@@ -41,7 +41,7 @@ def test_display_is_chinese_and_rounded() -> None:
     shown = recipe_display(recipe_table(recipe_scores(DETAILS)))
     assert "评估方式" in shown.columns and "训练权重 + 翻转 TTA" in set(shown["评估方式"])
     assert "（参照）" in set(shown["相对参照的差（95% CI）"])
-    assert "84.20 ± 0.28" in set(shown["top-1（均值 ± 标准差）"])
+    assert "84.20 ± 0.28" in set(shown["top-1 (%)"])
 
 
 def test_no_recipe_records_give_an_empty_table() -> None:

@@ -75,4 +75,5 @@ def test_committed_inference_table_prices_every_study_model():
 def test_display_has_chinese_headers_and_one_row_per_model():
     shown = budget_display(study_budget(RUNS, PLANNED, INFERENCE))
     assert list(shown["已完成 / 计划"]) == ["2 / 3", "0 / 1", "1 / 3"]
-    assert "估计（按推理吞吐比例）" in set(shown["依据"])
+    assert list(shown["依据"]) == ["实测", "估计", "实测"]
+    assert list(shown["每次运行（分钟）"]) == ["10.5", "42.0", "5.0"]
