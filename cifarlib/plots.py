@@ -176,29 +176,6 @@ def _repel_labels(ax: plt.Axes, xs: list[float], ys: list[float], texts: list[st
                         arrowprops={"arrowstyle": "-", "color": "#999999", "linewidth": 0.6})
 
 
-def forest_plot(comparison: pd.DataFrame, reference: str, label: str = "model") -> Figure:
-    """Paired top-1 differences to ``reference`` with their 95 % intervals, one row per model.
-
-    ``comparison`` is :func:`cifarlib.report.comparison_table`'s output. Intervals that exclude
-    0 are drawn solid, those crossing 0 hollow; a dashed line marks no difference. Rows without
-    an interval (one seed) show only the point.
-    """
-    rows = comparison.sort_values("diff", ignore_index=True)
-    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(rows) + 1.2))
-    for y, row in rows.iterrows():
-        has_ci = pd.notna(row["ci_low"]) and pd.notna(row["ci_high"])
-        colour = "#1f77b4" if row["significant"] else "#7f7f7f"
-        if has_ci:
-            ax.plot([row["ci_low"], row["ci_high"]], [y, y], color=colour, linewidth=2)
-        ax.plot(row["diff"], y, "o", color=colour, markerfacecolor=colour if row["significant"] else "white")
-    ax.axvline(0.0, color="black", linestyle="--", linewidth=1)
-    ax.set_yticks(range(len(rows)), rows[label].astype(str))
-    ax.set_xlabel(f"与 {reference} 的 top-1 之差（百分点，95% 置信区间）")
-    ax.ticklabel_format(axis="x", useOffset=False, style="plain")
-    fig.tight_layout()
-    return fig
-
-
 def ablation_interval_plot(table: pd.DataFrame, reference: str) -> Figure:
     """Each arm of an ablation against its reference: the paired-by-seed 95 % t interval (thick)
     and the bootstrap-over-test-images interval (thin, just below), the difference written beside.

@@ -77,6 +77,27 @@ CHINESE_COLUMNS = {
 }
 
 
+def group_display(summary: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`summary_table` as the book prints it: top-1 as ``mean ± sd`` in one column, the
+    variant only when a group has more than the default one, no epochs (the budget line above
+    every table states them), rounded numbers and Chinese headers."""
+    def fmt(values: pd.Series, spec: str) -> list[str]:
+        return ["—" if pd.isna(v) else format(v, spec) for v in values]
+
+    shown = {"模型": summary["model"]}
+    if set(summary["variant"]) != {"default"}:
+        shown["变体"] = summary["variant"]
+    shown.update({
+        "方法": summary["method"], "种子数": summary["seeds"].astype(int),
+        "top-1 (%)": [f"{m:.2f}" if pd.isna(s) else f"{m:.2f} ± {s:.2f}"
+                      for m, s in zip(summary["top1"], summary["top1_sd"])],
+        "top-5 (%)": fmt(summary["top5"], ".2f"), "参数量 (M)": fmt(summary["params_m"], ".3f"),
+        "GFLOPs": fmt(summary["gflops"], ".3f"), "训练吞吐 (图/秒)": fmt(summary["train_images_per_s"], ".0f"),
+        "用时 (分钟)": fmt(summary["wall_time_min"], ".1f"),
+    })
+    return pd.DataFrame(shown)
+
+
 def chinese_columns(table: pd.DataFrame) -> pd.DataFrame:
     """Rename known columns to their Chinese headers."""
     return table.rename(columns=CHINESE_COLUMNS)

@@ -38,8 +38,8 @@ def _run_chapter(name: str, results: Path | None) -> str:
 
 def test_results_chapter_with_three_seeds_shows_intervals(tmp_path: Path) -> None:
     text = _run_chapter("results.ipynb", fabricate_results(tmp_path / "results"))
-    assert "配对种子数" in text and "95% CI 下限" in text
-    assert "main" in text and "ablation_eca_k" in text
+    assert "95% 配对 t 区间" in text and "main：按原设计嫁接对 `resnet20`" in text
+    assert "ablation_eca_k" in text  # its group table; its intervals are the ablations chapter's
     assert "**图 1**" in text and "Traceback" not in text
     assert "只有 **1 个随机种子**" not in text
 

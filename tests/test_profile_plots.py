@@ -84,14 +84,3 @@ def test_accuracy_vs_cost_labels_do_not_overlap_and_colours_differ() -> None:
     colours = {tuple(c) for c in ax.collections[0].get_facecolors().round(3).tolist()}
     assert len(colours) == 11
     assert ax.xaxis.get_major_formatter().get_offset() == ""  # no "1e-5+..." offset notation
-
-
-def test_forest_plot_marks_zero_and_every_model() -> None:
-    from cifarlib.plots import forest_plot
-
-    table = pd.DataFrame({"model": ["a", "b"], "diff": [0.5, -0.2], "ci_low": [0.1, float("nan")],
-                          "ci_high": [0.9, float("nan")], "significant": [True, False]})
-    fig = forest_plot(table, reference="resnet20")
-    ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["b", "a"]
-    assert "resnet20" in ax.get_xlabel()

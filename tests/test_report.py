@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from cifarlib.report import budget_text, summary_table
+from cifarlib.report import budget_text, group_display, summary_table
 
 
 def _runs() -> pd.DataFrame:
@@ -33,3 +33,13 @@ def test_budget_names_data_set_images_epochs_seeds_and_device() -> None:
     text = budget_text(_runs())
     for fragment in ("cifar10-jpeg", "JPEG", "50000", "10000", "10 轮", "1–3 个随机种子", "CPU (2 threads)"):
         assert fragment in text, fragment
+
+
+def test_group_display_merges_sd_into_top1_and_hides_a_lone_default_variant() -> None:
+    shown = group_display(summary_table(_runs())).set_index("模型")
+    assert shown.loc["eca_resnet20", "top-1 (%)"] == "82.00 ± 2.00"
+    assert shown.loc["resnet20", "top-1 (%)"] == "81.00"  # one seed: no ± at all
+    assert "变体" not in shown.columns and "轮数" not in shown.columns
+    assert shown.loc["eca_resnet20", "用时 (分钟)"] == "10.0"
+    two_variants = _runs().assign(variant=["default", "default", "default", "k5"])
+    assert "变体" in group_display(summary_table(two_variants)).columns
