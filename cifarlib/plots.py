@@ -97,13 +97,16 @@ def block_diagram(
 
 
 def training_curves(history: pd.DataFrame, hue: str = "model") -> Figure:
-    """Loss and top-1 curves per epoch; ``history`` has columns epoch, train_loss,
-    test_top1 and ``hue``."""
+    """Loss and top-1 curves per epoch, one line per ``hue`` value: the mean over its seeds with a
+    band of one standard deviation; ``history`` has columns epoch, train_loss, test_top1, ``hue``."""
     setup_style()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    sns.lineplot(data=history, x="epoch", y="train_loss", hue=hue, marker="o", ax=axes[0])
+    palette = sns.color_palette("tab20" if history[hue].nunique() > 10 else "tab10", history[hue].nunique())
+    sns.lineplot(data=history, x="epoch", y="train_loss", hue=hue, marker="o", ax=axes[0], errorbar="sd",
+                 palette=palette)
     axes[0].set(xlabel="轮次 (epoch)", ylabel="训练损失", title="训练损失")
-    sns.lineplot(data=history, x="epoch", y="test_top1", hue=hue, marker="o", ax=axes[1], legend=False)
+    sns.lineplot(data=history, x="epoch", y="test_top1", hue=hue, marker="o", ax=axes[1], legend=False,
+                 errorbar="sd", palette=palette)
     axes[1].set(xlabel="轮次 (epoch)", ylabel="测试集 top-1 (%)", title="测试集 top-1 准确率")
     for ax in axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -111,7 +114,38 @@ def training_curves(history: pd.DataFrame, hue: str = "model") -> Figure:
     if legend is not None:  # one shared legend beside the plots, never over the curves
         handles, labels = axes[0].get_legend_handles_labels()
         legend.remove()
-        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=9, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def curves_small_multiples(history: pd.DataFrame, reference: pd.DataFrame | None = None,
+                           metric: str = "test_top1", panel: str = "model", ncols: int = 4) -> Figure:
+    """One small panel per ``panel`` value (a model, or a variant of one): ``metric`` per epoch,
+    one thin line per seed, on shared axes, with the ``reference`` history's mean over seeds as a
+    grey dashed line in every panel. ``history`` has columns epoch, seed, ``metric``, ``panel``."""
+    setup_style()
+    names = list(dict.fromkeys(history[panel]))
+    ncols = max(1, min(ncols, len(names)))
+    nrows = -(-len(names) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.1 * nrows + 0.5), sharex=True,
+                             sharey=True, squeeze=False)
+    ref = None if reference is None or reference.empty else reference.groupby("epoch")[metric].mean()
+    colours = sns.color_palette("tab20" if len(names) > 10 else "tab10", len(names))
+    for ax, name, colour in zip(axes.flat, names, colours):
+        rows = history[history[panel] == name]
+        if ref is not None:
+            ax.plot(ref.index, ref.values, linestyle="--", color="#888888", linewidth=1.2)
+        for _, seed_rows in rows.sort_values("epoch").groupby("seed"):
+            ax.plot(seed_rows["epoch"], seed_rows[metric], color=colour, linewidth=1.2, marker="o", markersize=2.5)
+        ax.set_title(f"{name}（{rows['seed'].nunique()} 个种子）", fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.tick_params(labelsize=8)
+    for ax in axes.flat[len(names):]:
+        ax.axis("off")
+    ylabel = {"test_top1": "测试集 top-1 (%)", "train_loss": "训练损失"}.get(metric, metric)
+    fig.supxlabel("轮次 (epoch)", fontsize=9)
+    fig.supylabel(ylabel, fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -131,7 +165,8 @@ def accuracy_vs_cost(runs: pd.DataFrame, cost: str = "params_m", hue: str = "met
                 ecolor="#7f8c8d", capsize=3, linewidth=1)
     ax.ticklabel_format(useOffset=False, style="plain")  # no "1e-5+2.724e-1" axes
     ax.set(xlabel=labels.get(cost, cost), ylabel="测试集 top-1 (%)")
-    ax.legend(fontsize=8, title=None, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.legend(fontsize=8, title=None, loc="lower center", bbox_to_anchor=(0.5, 1.01), frameon=False,
+              ncol=min(agg[hue].nunique(), 6))  # above the axes: point labels never run under it
     fig.tight_layout()
     _repel_labels(ax, list(agg["cost"]), list(agg["top1"]), list(agg["model"]))
     return fig
@@ -238,7 +273,8 @@ def per_class_plot(table: pd.DataFrame) -> Figure:
     ax.set(xlabel="每类测试准确率（%，种子平均）", ylabel="")
     lo = float(long["准确率"].min())
     ax.set_xlim(max(0.0, lo - 10), 100)
-    ax.legend(fontsize=8, title=None, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.legend(fontsize=8, title=None, loc="lower center", bbox_to_anchor=(0.5, 1.01), frameon=False,
+              ncol=min(agg[hue].nunique(), 6))  # above the axes: point labels never run under it
     fig.tight_layout()
     return fig
 

@@ -12,7 +12,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from cifarlib.plots import accuracy_vs_cost, block_diagram, setup_style, training_curves  # noqa: E402
+from cifarlib.plots import (accuracy_vs_cost, block_diagram, curves_small_multiples, setup_style,  # noqa: E402
+                            training_curves)
 from cifarlib.profile import count_flops, count_parameters, model_table  # noqa: E402
 
 
@@ -84,3 +85,17 @@ def test_accuracy_vs_cost_labels_do_not_overlap_and_colours_differ() -> None:
     colours = {tuple(c) for c in ax.collections[0].get_facecolors().round(3).tolist()}
     assert len(colours) == 11
     assert ax.xaxis.get_major_formatter().get_offset() == ""  # no "1e-5+..." offset notation
+
+
+def test_small_multiples_have_one_panel_per_model_and_a_reference_line() -> None:
+    history = pd.DataFrame({"epoch": [1, 2] * 6, "seed": [0, 0, 1, 1] * 3,
+                            "test_top1": [30.0, 40.0, 31.0, 42.0] * 3, "model": ["a"] * 4 + ["b"] * 4 + ["c"] * 4})
+    reference = pd.DataFrame({"epoch": [1, 2, 1, 2], "seed": [0, 0, 1, 1], "test_top1": [20.0, 30.0, 22.0, 32.0]})
+    fig = curves_small_multiples(history, reference, ncols=2)
+    _render_without_warnings(fig)
+    visible = [ax for ax in fig.axes if ax.axison]
+    assert [ax.get_title() for ax in visible] == ["a（2 个种子）", "b（2 个种子）", "c（2 个种子）"]
+    assert len(fig.axes) == 4 and not fig.axes[3].axison  # a 2x2 grid, the spare panel hidden
+    first = visible[0].get_lines()
+    assert len(first) == 3  # the reference mean and one line per seed
+    assert list(first[0].get_ydata()) == [21.0, 31.0] and first[0].get_linestyle() == "--"
