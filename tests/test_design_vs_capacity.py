@@ -1,0 +1,50 @@
+"""Design or capacity: the side-by-side reading of as-designed and iso-parameter differences."""
+
+import math
+
+import pandas as pd
+
+from cifarlib.design_vs_capacity import design_display, design_pairs, design_sentence, reading
+from cifarlib.report import ABLATION_COLUMNS
+
+
+def _table(rows):
+    """An ``ablation_table``-shaped frame: the reference, then arms (label, diff, low, high, pairs)."""
+    out = [dict.fromkeys(ABLATION_COLUMNS, math.nan) | {"label": "resnet20", "role": "reference", "pairs": 0}]
+    out += [dict.fromkeys(ABLATION_COLUMNS, math.nan) | {"label": l, "role": "arm", "diff": d, "ci_low": lo,
+                                                         "ci_high": hi, "pairs": n} for l, d, lo, hi, n in rows]
+    return pd.DataFrame(out, columns=ABLATION_COLUMNS)
+
+
+DESIGNED = _table([("csp_resnet20", -5.1, -5.6, -4.6, 3), ("ghost_resnet20", -3.3, -4.6, -2.0, 3),
+                   ("eca_resnet20", -0.8, -1.9, 0.2, 3), ("mixer_resnet20", -1.0, math.nan, math.nan, 1)])
+ISO = _table([("csp_resnet20_iso", -0.1, -1.1, 0.8, 3), ("ghost_resnet20_iso", -2.0, -2.9, -1.1, 3),
+              ("eca_resnet20_iso", -0.8, -1.9, 0.2, 3), ("mixer_resnet20_iso", -1.8, -3.0, -0.6, 2),
+              ("lsk_resnet20_iso", 0.3, -0.5, 1.1, 3)])
+PARAMS = {"csp_resnet20": 0.105, "csp_resnet20_iso": 0.271, "ghost_resnet20": 0.148}
+
+
+def test_pairs_join_each_graft_with_its_iso_version() -> None:
+    pairs = design_pairs(DESIGNED, ISO, PARAMS).set_index("model")
+    assert list(pairs.index) == ["csp_resnet20", "ghost_resnet20", "eca_resnet20", "mixer_resnet20"]  # lsk: no designed arm
+    assert pairs.loc["csp_resnet20", "params_designed"] == 0.105 and pairs.loc["csp_resnet20", "params_iso"] == 0.271
+    assert pairs.loc["csp_resnet20", "diff_iso"] == -0.1
+
+
+def test_reading_follows_the_two_intervals() -> None:
+    pairs = design_pairs(DESIGNED, ISO, PARAMS).set_index("model")
+    assert reading(pairs.loc["csp_resnet20"]).startswith("差距来自参数量")
+    assert reading(pairs.loc["ghost_resnet20"]).startswith("等参数后仍显著更低")
+    assert reading(pairs.loc["eca_resnet20"]) == "两种形式都没有显著更低"
+    assert reading(pairs.loc["mixer_resnet20"]) == "种子不足，暂不下结论"  # one designed seed: no interval
+
+
+def test_display_and_sentence_name_every_graft() -> None:
+    pairs = design_pairs(DESIGNED, ISO, PARAMS)
+    shown = design_display(pairs)
+    assert shown.loc[0, "原设计：差 [95% CI]"] == "-5.10 [-5.60, -4.60]（3 对）"
+    assert shown.loc[2, "原设计参数量 (M)"] == "—"
+    text = design_sentence(pairs)
+    assert "差距来自参数量：等参数后无可检测差异：`csp_resnet20`" in text
+    assert "`mixer_resnet20`" in text
+    assert design_sentence(pairs.iloc[0:0]).startswith("还没有")
