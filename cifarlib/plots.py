@@ -273,8 +273,7 @@ def per_class_plot(table: pd.DataFrame) -> Figure:
     ax.set(xlabel="每类测试准确率（%，种子平均）", ylabel="")
     lo = float(long["准确率"].min())
     ax.set_xlim(max(0.0, lo - 10), 100)
-    ax.legend(fontsize=8, title=None, loc="lower center", bbox_to_anchor=(0.5, 1.01), frameon=False,
-              ncol=min(agg[hue].nunique(), 6))  # above the axes: point labels never run under it
+    ax.legend(fontsize=8, title=None, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return fig
 

@@ -99,3 +99,13 @@ def test_small_multiples_have_one_panel_per_model_and_a_reference_line() -> None
     first = visible[0].get_lines()
     assert len(first) == 3  # the reference mean and one line per seed
     assert list(first[0].get_ydata()) == [21.0, 31.0] and first[0].get_linestyle() == "--"
+
+
+def test_per_class_plot_renders_one_bar_group_per_class() -> None:
+    from cifarlib.plots import per_class_plot
+
+    table = pd.DataFrame({"resnet20": [90.0, 70.0], "eca_resnet20": [91.0, 68.0]}, index=["飞机", "猫"])
+    fig = per_class_plot(table)
+    _render_without_warnings(fig)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["飞机", "猫"]
+    assert {t.get_text() for t in fig.axes[0].get_legend().get_texts()} == {"resnet20", "eca_resnet20"}
