@@ -18,7 +18,7 @@ from .report import format_interval
 
 ISO_SUFFIX = "_iso"
 PAIR_COLUMNS = ["model", "params_designed", "diff_designed", "low_designed", "high_designed", "pairs_designed",
-                "params_iso", "diff_iso", "low_iso", "high_iso", "pairs_iso"]
+                "significant_designed", "params_iso", "diff_iso", "low_iso", "high_iso", "pairs_iso", "significant_iso"]
 
 
 def design_pairs(designed: pd.DataFrame, iso: pd.DataFrame, params: dict[str, float]) -> pd.DataFrame:
@@ -35,26 +35,20 @@ def design_pairs(designed: pd.DataFrame, iso: pd.DataFrame, params: dict[str, fl
         d = arms_d.loc[model]
         rows.append({"model": model, "params_designed": params.get(model), "diff_designed": d["diff"],
                      "low_designed": d["ci_low"], "high_designed": d["ci_high"], "pairs_designed": int(d["pairs"]),
-                     "params_iso": params.get(label), "diff_iso": r["diff"], "low_iso": r["ci_low"],
-                     "high_iso": r["ci_high"], "pairs_iso": int(r["pairs"])})
+                     "significant_designed": bool(d["significant"]), "params_iso": params.get(label),
+                     "diff_iso": r["diff"], "low_iso": r["ci_low"], "high_iso": r["ci_high"],
+                     "pairs_iso": int(r["pairs"]), "significant_iso": bool(r["significant"])})
     return pd.DataFrame(rows, columns=PAIR_COLUMNS)
 
 
-def _lower(low: float, high: float) -> bool | None:
-    """True: the interval lies below 0; False: it does not; None: there is no interval."""
-    return None if pd.isna(low) or pd.isna(high) else bool(high < 0)
-
-
-def _crosses(low: float, high: float) -> bool:
-    return not (pd.isna(low) or pd.isna(high)) and low <= 0 <= high
-
-
 def reading(row: pd.Series) -> str:
-    """What the pair of intervals says, in Chinese."""
-    lower_d, lower_i = _lower(row["low_designed"], row["high_designed"]), _lower(row["low_iso"], row["high_iso"])
-    if lower_d is None or lower_i is None:
+    """What the pair of intervals says, in Chinese (the ``significant`` flags are the study's rule,
+    :func:`cifarlib.stats.significant`, as :func:`cifarlib.report.ablation_table` applied it)."""
+    if any(pd.isna(row[c]) for c in ("low_designed", "high_designed", "low_iso", "high_iso")):
         return "种子不足，暂不下结论"
-    if lower_d and _crosses(row["low_iso"], row["high_iso"]):
+    lower_d = row["significant_designed"] and row["diff_designed"] < 0
+    lower_i = row["significant_iso"] and row["diff_iso"] < 0
+    if lower_d and not row["significant_iso"]:
         return "差距来自参数量：等参数后无可检测差异"
     if lower_d and lower_i:
         return "等参数后仍显著更低：设计本身在这一预算下有代价"

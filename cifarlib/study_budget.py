@@ -27,13 +27,19 @@ BUDGET_COLUMNS = ["experiment", "model", "planned", "done", "minutes_per_run", "
                   "hours_spent", "hours_left"]
 
 
-def read_inference_speed(path: str | Path = INFERENCE_TABLE) -> dict[str, float]:
-    """Model name -> inference images/s from the table ``python -m cifarlib models`` prints."""
+def read_model_table(path: str | Path = INFERENCE_TABLE) -> pd.DataFrame:
+    """The table ``python -m cifarlib models`` prints (model, family, method, params_m, gflops,
+    images_per_s), as committed in ``benchmarks/results/models_cpu.txt``."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"inference table {path} not found; write it with "
                                 f"`python -m cifarlib models > {path}`")
-    table = pd.read_csv(io.StringIO(path.read_text()), sep=r"\s+", comment="#")
+    return pd.read_csv(io.StringIO(path.read_text()), sep=r"\s+", comment="#")
+
+
+def read_inference_speed(path: str | Path = INFERENCE_TABLE) -> dict[str, float]:
+    """Model name -> inference images/s from :func:`read_model_table`."""
+    table = read_model_table(path)
     return dict(zip(table["model"], table["images_per_s"].astype(float)))
 
 

@@ -12,7 +12,8 @@ def _table(rows):
     """An ``ablation_table``-shaped frame: the reference, then arms (label, diff, low, high, pairs)."""
     out = [dict.fromkeys(ABLATION_COLUMNS, math.nan) | {"label": "resnet20", "role": "reference", "pairs": 0}]
     out += [dict.fromkeys(ABLATION_COLUMNS, math.nan) | {"label": l, "role": "arm", "diff": d, "ci_low": lo,
-                                                         "ci_high": hi, "pairs": n} for l, d, lo, hi, n in rows]
+                                                         "ci_high": hi, "pairs": n, "significant": lo > 0 or hi < 0}
+            for l, d, lo, hi, n in rows]  # NaN bounds compare False: not significant, as stats.significant says
     return pd.DataFrame(out, columns=ABLATION_COLUMNS)
 
 
