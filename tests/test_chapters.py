@@ -73,6 +73,7 @@ def test_study_chapters_with_three_seeds_show_intervals(tmp_path: Path) -> None:
     results = fabricate_results(tmp_path / "results")
     text = _run_chapter("ablations.ipynb", results)
     assert "95% 配对 t 区间" in text and "Traceback" not in text
+    assert "按论文（默认）" in text and "3×3 深度卷积" in text  # the ConvNeXt diagnosis table (committed JSON)
     text = _run_chapter("conclusions.ipynb", results)
     assert "95% 配对 t 区间" in text and "尚未完成的运行" in text
 

@@ -107,3 +107,27 @@ def test_full_size_stem() -> None:
         assert patch2.forward_features(x).shape == (1, 768, 2, 2)
     with pytest.raises(ValueError, match="stem_stride"):
         create_model("convnext_tiny", stem_stride=4)
+
+
+def test_init_switch() -> None:
+    torch.manual_seed(0)
+    paper = convnext_resnet(20)
+    torch.manual_seed(0)
+    default = convnext_resnet(20, init="torch")
+    paper_std = paper.stages[0][0].mlp.fc1.weight.std().item()
+    default_std = default.stages[0][0].mlp.fc1.weight.std().item()
+    assert abs(paper_std - 0.02) < 0.005  # truncated normal, std 0.02
+    assert default_std > 3 * paper_std  # Kaiming-uniform at fan-in 16: std 1/sqrt(3 * 16) ~ 0.14
+    assert torch.equal(paper.stem[0].weight, default.stem[0].weight)  # only the ConvNeXt stages change
+    with pytest.raises(ValueError, match="init must be one of"):
+        convnext_resnet(20, init="xavier")
+
+
+def test_head_norm_switch() -> None:
+    closed = convnext_resnet(20, head_norm=True)
+    assert isinstance(closed.stages[-1][-1], LayerNorm2d)
+    assert n_params(closed) - n_params(convnext_resnet(20)) == 2 * WIDTHS[-1]
+    out = closed.forward_features(torch.randn(2, 3, 32, 32))
+    torch.testing.assert_close(out.mean(1), torch.zeros(2, 8, 8), atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="head_norm must be True or False"):
+        convnext_resnet(20, head_norm=1)

@@ -46,6 +46,7 @@ from .resnet import BlockFactory, CifarResNet, scaled_widths
 
 Norm = Literal["ln", "bn"]
 NORMS: tuple[str, ...] = ("ln", "bn")
+INITS: tuple[str, ...] = ("paper", "torch")
 
 
 def make_norm(norm: str, channels: int) -> nn.Module:
@@ -143,6 +144,8 @@ def convnext_resnet(
     expansion: float = 4.0,
     layer_scale: float | None = 1e-6,
     norm: Norm = "ln",
+    init: str = "paper",
+    head_norm: bool = False,
 ) -> CifarResNet:
     """CIFAR ResNet whose basic blocks are ConvNeXt blocks (widths 16/32/64).
 
@@ -154,8 +157,18 @@ def convnext_resnet(
             per block (the residual branch is then added at full strength from the start).
         norm: ``"ln"`` (paper, channel LayerNorm) or ``"bn"`` (BatchNorm2d), in blocks and
             downsampling layers alike; both have ``2C`` affine parameters.
+        init: ``"paper"`` (truncated normal std 0.02, zero bias, for the ConvNeXt stages) or
+            ``"torch"`` (PyTorch's default Kaiming-uniform init, as the ResNet's convs get). A
+            diagnosis switch (``benchmarks/convnext_graft_diagnosis.py``).
+        head_norm: close the last stage with a channel LayerNorm, the norm the paper puts
+            before its classifier (adds ``2C`` parameters). Off by default: the graft keeps the
+            backbone's pooled linear head. A diagnosis switch too.
     """
     _check_switches(kernel_size, expansion, layer_scale, norm)
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    if not isinstance(head_norm, bool):
+        raise ValueError(f"head_norm must be True or False, got {head_norm!r}")
 
     def block(in_channels: int, out_channels: int, stride: int) -> nn.Module:
         return ConvNeXtBlock(out_channels, kernel_size, expansion, layer_scale, norm)
@@ -163,8 +176,12 @@ def convnext_resnet(
     def stage(in_channels: int, out_channels: int, num_blocks: int, stride: int, factory: BlockFactory) -> nn.Module:
         return convnext_stage(in_channels, out_channels, num_blocks, stride, factory, norm)
 
-    model = CifarResNet(depth, block, num_classes=num_classes, stage_builder=stage, widths=scaled_widths(width))
-    _init_convnext(model.stages)
+    widths = scaled_widths(width)
+    model = CifarResNet(depth, block, num_classes=num_classes, stage_builder=stage, widths=widths)
+    if init == "paper":
+        _init_convnext(model.stages)
+    if head_norm:
+        model.stages[-1].append(LayerNorm2d(widths[-1]))
     return model
 
 
