@@ -82,14 +82,14 @@ def diagnosis_sentence(table: pd.DataFrame, reference: float | None) -> str:
     share = recovered / gap if gap > 0 else float("nan")
     diverged = table[table["diverged"]]
     text = (f"在这一预算下，默认的嫁接比 `resnet20` 低 {gap:.2f} 个百分点（{base:.2f}% 对 {reference:.2f}%）。"
-            f"逐项改动中最好的是“{best['change']}”，提高 {recovered:.2f} 个百分点，"
+            f"表中最好的改动是“{best['change']}”，提高 {recovered:.2f} 个百分点，"
             f"只补回差距的 {share:.0%}；各项改动的变化在 {trained['top1'].min() - base:+.2f} 到 "
             f"{recovered:+.2f} 个百分点之间。")
     if len(diverged):
         text += "“" + "”、“".join(diverged["change"]) + "”在第 1 轮就发散（损失为 NaN）。"
     text += "每个改动只有 1 个种子，没有区间，小于一两个百分点的差异不能据此下结论"
     if share < 0.5:
-        text += "；但没有哪一个单项改动补回一半的差距，所以慢的原因不在上表的任何单独一项。"
+        text += "；但表中没有哪一种改动补回一半的差距，慢的原因不在其中任何一项。"
     else:
         text += f"；“{best['change']}”补回了大半差距，是最可能的原因。"
     return text
