@@ -41,10 +41,14 @@ def register_cjk_font() -> str:
 
 
 def setup_style() -> str:
-    """Seaborn theme with the CJK font first in the sans-serif list; returns the font name."""
+    """Seaborn theme with the CJK font first and DejaVu Sans as per-glyph fallback; returns the font name.
+
+    The families are listed in ``font.family`` itself (not only behind the generic "sans-serif"),
+    because only that list makes Matplotlib fall back glyph by glyph: the CJK font lacks the
+    sub/superscript digits of labels such as "γ₀=10⁻⁶"."""
     family = register_cjk_font()
     sns.set_theme(context="notebook", style="whitegrid", palette="deep")
-    plt.rcParams["font.family"] = "sans-serif"
+    plt.rcParams["font.family"] = [family, "DejaVu Sans"]
     plt.rcParams["font.sans-serif"] = [family, "DejaVu Sans"]
     plt.rcParams["axes.unicode_minus"] = False  # the CJK font lacks U+2212
     plt.rcParams["figure.dpi"] = 110

@@ -48,6 +48,10 @@ def test_chinese_text_renders_with_the_cjk_font() -> None:
     assert "CJK" in family
     fig = block_diagram(["输入 x", "深度卷积 7×7", "⊕ 相加", "ReLU"], "中文标题：注意力", skip=(0, 2))
     _render_without_warnings(fig)
+    # the CJK font lacks sub/superscript digits: the DejaVu fallback draws them (ablation labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # block_diagram lays itself out: glyph warnings come from there too
+        block_diagram(["γ₀=10⁻⁶（论文）", "γ₀=1"], "层缩放初值", skip=(0, 1)).canvas.draw()
 
 
 def test_block_diagram_rejects_bad_skip() -> None:
