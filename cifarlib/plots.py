@@ -48,8 +48,9 @@ def setup_style() -> str:
     sub/superscript digits of labels such as "γ₀=10⁻⁶"."""
     family = register_cjk_font()
     sns.set_theme(context="notebook", style="whitegrid", palette="deep")
-    plt.rcParams["font.family"] = [family, "DejaVu Sans"]
-    plt.rcParams["font.sans-serif"] = [family, "DejaVu Sans"]
+    fonts = [family, "DejaVu Sans"]
+    plt.rcParams["font.family"] = fonts
+    plt.rcParams["font.sans-serif"] = fonts  # for code that asks for the generic family
     plt.rcParams["axes.unicode_minus"] = False  # the CJK font lacks U+2212
     plt.rcParams["figure.dpi"] = 110
     return family
