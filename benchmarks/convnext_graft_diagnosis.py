@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any
 
 import torch
 
+from cifarlib.data import offline_dataset_spec
 from cifarlib.devices import cpu_model
 from cifarlib.engine import DivergenceError, TrainConfig
 from cifarlib.runner import run_training
@@ -59,10 +59,6 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
 }
 
 
-def default_dataset() -> str:
-    return "folder:" + os.environ.get("CIFARLIB_OFFLINE_ZIP", "../shared/data/cifar10-jpeg.zip")
-
-
 def run_variant(name: str, dataset: str, scratch: Path) -> dict[str, Any]:
     kwargs, optim, change = VARIANTS[name]
     config = TrainConfig(model=MODEL, model_kwargs=kwargs, dataset=dataset, train_subset=10000, test_subset=2000,
@@ -83,7 +79,7 @@ def run_variant(name: str, dataset: str, scratch: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
-    parser.add_argument("--dataset", default=default_dataset())
+    parser.add_argument("--dataset", default=offline_dataset_spec())
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/convnext_graft_diagnosis.json"))
     args = parser.parse_args()
     cpu = f"{cpu_model()}, {torch.get_num_threads()} thread(s), torch {torch.__version__}"

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from cifarlib.data import offline_dataset_spec  # noqa: E402
 from cifarlib.devices import device_name  # noqa: E402
 from cifarlib.models import create_model, list_models  # noqa: E402
 
@@ -130,8 +131,7 @@ def main() -> int:
     save(out, results)
 
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    zip_path = os.environ.get("CIFARLIB_OFFLINE_ZIP", str(REPO.parent / "shared" / "data" / "cifar10-jpeg.zip"))
-    params = ["-p", "model", "resnet20", "-p", "dataset", f"folder:{zip_path}", "-p", "epochs", "1" if dry else "5",
+    params = ["-p", "model", "resnet20", "-p", "dataset", offline_dataset_spec(), "-p", "epochs", "1" if dry else "5",
               "-p", "batch_size", "512", "-p", "lr", "0.4", "-p", "device", args.device, "-p", "experiment", "gpucheck"]
     if dry:
         params += ["-p", "train_subset", "2000", "-p", "test_subset", "1000"]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -25,12 +24,12 @@ import torch.nn as nn
 import torchvision.transforms as T
 from PIL import Image
 
-from cifarlib.data import load_dataset, normalize
+from cifarlib.data import load_dataset, normalize, offline_zip
 from cifarlib.devices import autocast_context, device_name, resolve_amp
 from cifarlib.engine import TrainConfig, train
 from cifarlib.models import create_model
 
-DEFAULT_DATA = os.environ.get("CIFARLIB_OFFLINE_ZIP", str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cifar10-jpeg.zip"))
+DEFAULT_DATA = str(offline_zip())
 
 
 def bench_engine(data, spec: str, images: int, batch_size: int, amp: str, channels_last: bool,

@@ -38,7 +38,7 @@ import torch
 import torchvision
 from PIL import Image
 
-from .paths import atomic_write, portable_path
+from .paths import REPO_ROOT, atomic_write, portable_path
 from .paths import cache_dir as default_cache_dir
 
 CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
@@ -233,6 +233,24 @@ def load_dataset(spec: str = "cifar100", root: str | os.PathLike = "data", downl
     if parsed.is_folder:
         return load_image_folder(parsed.location)
     return _load_torchvision_cifar(parsed.kind, Path(root), download)
+
+
+OFFLINE_ZIP_ENV = "CIFARLIB_OFFLINE_ZIP"
+
+
+def offline_zip() -> Path:
+    """The offline CIFAR-10 JPEG zip: ``$CIFARLIB_OFFLINE_ZIP``, else ``shared/data/cifar10-jpeg.zip``
+    next to the repository (``<repo>/../shared/...``, the layout of the kit's workspace).
+
+    Only the path is returned; :func:`check_available` / :func:`load_dataset` say what is missing.
+    """
+    override = os.environ.get(OFFLINE_ZIP_ENV)
+    return Path(override).expanduser() if override else REPO_ROOT.parent / "shared" / "data" / "cifar10-jpeg.zip"
+
+
+def offline_dataset_spec() -> str:
+    """The ``folder:`` data set spec of :func:`offline_zip`, for scripts that train on the real JPEGs."""
+    return f"folder:{offline_zip()}"
 
 
 def _require_folder(path: Path) -> None:

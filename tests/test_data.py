@@ -13,8 +13,9 @@ from PIL import Image
 
 from cifarlib.data import (
     CIFAR100_CLASSES, BatchLoader, DataNotFoundError, load_dataset, load_image_folder,
-    normalize, random_crop_flip, write_generated_cifar100,
+    normalize, offline_dataset_spec, offline_zip, random_crop_flip, write_generated_cifar100,
 )
+from cifarlib.paths import REPO_ROOT
 
 
 def test_generated_files_follow_the_official_format(generated_root: Path) -> None:
@@ -108,6 +109,15 @@ def test_folder_is_decoded_once_then_cached(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setattr(data_module, "_decode_folder", lambda path: pytest.fail("decoded twice"))
     again = load_image_folder(tmp_path / "d", cache_dir=cache)
     assert again.train_x.shape[0] == 6
+
+
+def test_offline_zip_is_next_to_the_repository_unless_the_environment_says(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CIFARLIB_OFFLINE_ZIP", raising=False)
+    assert offline_zip() == REPO_ROOT.parent / "shared" / "data" / "cifar10-jpeg.zip"
+    monkeypatch.setenv("CIFARLIB_OFFLINE_ZIP", str(tmp_path / "jpegs.zip"))
+    assert offline_zip() == tmp_path / "jpegs.zip"
+    assert offline_dataset_spec() == f"folder:{tmp_path / 'jpegs.zip'}"
 
 
 def test_folder_without_test_split_is_rejected(tmp_path: Path) -> None:

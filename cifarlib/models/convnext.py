@@ -46,6 +46,7 @@ from .resnet import BlockFactory, CifarResNet, scaled_widths
 
 Norm = Literal["ln", "bn"]
 NORMS: tuple[str, ...] = ("ln", "bn")
+Init = Literal["paper", "torch"]
 INITS: tuple[str, ...] = ("paper", "torch")
 
 
@@ -144,7 +145,7 @@ def convnext_resnet(
     expansion: float = 4.0,
     layer_scale: float | None = 1e-6,
     norm: Norm = "ln",
-    init: str = "paper",
+    init: Init = "paper",
     head_norm: bool = False,
 ) -> CifarResNet:
     """CIFAR ResNet whose basic blocks are ConvNeXt blocks (widths 16/32/64).
