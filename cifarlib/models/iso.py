@@ -38,6 +38,16 @@ ISO_WIDTHS: dict[str, tuple[float, dict[str, Any]]] = {
 """Graft name -> (width multiplier, fixed switches) of its iso-parameter version."""
 
 
+def same_model(name: str) -> str:
+    """The registry name of the model ``name`` builds: an ``<graft>_iso`` entry at width 1.0 with no
+    fixed switches is its graft itself (``eca_resnet20_iso`` is ``eca_resnet20``); any other name
+    is returned unchanged."""
+    graft = name.removesuffix("_iso")
+    if name.endswith("_iso") and ISO_WIDTHS.get(graft) == (1.0, {}):
+        return graft
+    return name
+
+
 def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

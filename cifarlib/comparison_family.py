@@ -1,0 +1,150 @@
+"""The study's comparisons as one family, corrected for being run all at once.
+
+Every graft and ablation arm is tested against its reference with a 95 % paired-t interval
+(:func:`cifarlib.report.ablation_table`). Taken one at a time each call has a 5 % false-positive
+rate; over the :math:`m` comparisons of the study about :math:`0.05\\,m` intervals would exclude zero
+even if nothing differed. :func:`comparison_family` gathers the distinct comparisons (the ECA
+on/off ablation is main's ``eca_resnet20`` vs ``resnet20`` again, and ``eca_resnet20_iso`` is
+``eca_resnet20`` at width 1.0: each is counted once), and adds
+Holm's adjusted p-value (:func:`cifarlib.stats.holm_adjust`), so the book can say which calls
+survive a family-wise error rate of 5 % and which are only hints.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+
+from .models.iso import same_model
+from .report import STUDY_ABLATIONS, Ablation, ablation_table, main_ablation
+from .stats import holm_adjust
+
+FAMILY_COLUMNS = ["comparison", "label", "pairs", "diff", "ci_low", "ci_high", "p_value", "significant",
+                  "verdict", "same_as", "holm_p", "holm_significant"]
+
+
+def study_comparisons(runs: pd.DataFrame, details: Sequence[dict] = ()) -> list[tuple[str, Ablation, pd.DataFrame]]:
+    """Every comparison of the study as ``(name, ablation, ablation_table)``: main's grafts and the
+    iso grafts against main's ``resnet20``, then :data:`cifarlib.report.STUDY_ABLATIONS` in order.
+    Without ``details`` (per-image correctness) the tables skip the bootstrap view."""
+    named = [("main（对 resnet20）", main_ablation(runs)),
+             ("main_iso（对 resnet20）", main_ablation(runs, experiment="main_iso", reference_experiment="main"))]
+    named += [(a.title, a) for a in STUDY_ABLATIONS]
+    return [(name, ablation, ablation_table(runs, list(details), ablation)) for name, ablation in named]
+
+
+def comparison_family(named_tables: Sequence[tuple[str, Ablation, pd.DataFrame]],
+                      alpha: float = 0.05) -> pd.DataFrame:
+    """One row per arm of each ``(name, ablation, ablation_table)``, in order.
+
+    ``same_as`` names the earlier comparison a row repeats (the same model and variant against the
+    same reference model and variant, one recipe for the whole study), else "";
+    repeats share the first row's Holm values and are left out of the family's size. ``holm_p``
+    is NaN for arms without an interval (fewer than 2 paired seeds), which are not in the family.
+    """
+    rows, first_name = [], {}
+    for name, ablation, table in named_tables:
+        ref = ablation.reference
+        for _, r in table[table["role"] == "arm"].iterrows():
+            key = (same_model(r["model"]), r["variant"], same_model(ref.model), ref.variant)
+            rows.append({"comparison": name, "label": r["label"], "pairs": int(r["pairs"]), "diff": r["diff"],
+                         "ci_low": r["ci_low"], "ci_high": r["ci_high"], "p_value": r["p_value"],
+                         "significant": bool(r["significant"]), "verdict": r["verdict"],
+                         "same_as": first_name.get(key, ""), "_key": key})
+            first_name.setdefault(key, f"{name}中的 {r['label']}")
+    family = pd.DataFrame(rows, columns=FAMILY_COLUMNS[:-2] + ["_key"])
+    unique = family[family["same_as"] == ""]
+    adjusted = dict(zip(unique["_key"], holm_adjust(list(unique["p_value"].astype(float)))))
+    family["holm_p"] = family["_key"].map(adjusted).astype(float)
+    family["holm_significant"] = family["holm_p"] < alpha
+    return family.drop(columns="_key")
+
+
+def family_counts(family: pd.DataFrame) -> dict[str, int]:
+    """Distinct comparisons: recorded, with an interval, significantly higher / lower, and how many
+    of the significant ones survive Holm's correction."""
+    unique = family[family["same_as"] == ""]
+    with_ci = unique[unique["ci_low"].notna()]
+    return {"n": len(unique), "n_ci": len(with_ci),
+            "up": int((with_ci["significant"] & (with_ci["diff"] > 0)).sum()),
+            "down": int((with_ci["significant"] & (with_ci["diff"] < 0)).sum()),
+            "holm": int(with_ci["holm_significant"].sum())}
+
+
+def _call(row: pd.Series) -> str:
+    return f"{row['comparison']}中的 {row['label']}（{row['diff']:+.2f}，校正后 p = {_p_text(row['holm_p'])}）"
+
+
+def family_sentence(family: pd.DataFrame, alpha: float = 0.05) -> str:
+    """Chinese: how many false calls chance alone would give, which calls survive Holm, which do not."""
+    counts = family_counts(family)
+    m = counts["n_ci"]
+    if m < 2:
+        return "有区间的比较还不到两个，不需要多重比较校正。"
+    unique = family[(family["same_as"] == "") & family["ci_low"].notna()]
+    kept = unique[unique["holm_significant"]]
+    lost = unique[unique["significant"] & ~unique["holm_significant"]]
+    text = (f"这 {m} 个有区间的比较是同时做的：即使所有设置与参考都没有差别，{m} 个 95% 区间平均也会有 "
+            f"{(1 - 0.95) * m:.1f} 个碰巧不含 0。用 Holm 方法把整族中出现任何一次误判的概率控制在 "
+            f"{alpha:.0%} 以内（表中的“校正后 p”）后，")
+    if len(kept):
+        text += f"仍然显著的有 {len(kept)} 个：" + "；".join(_call(r) for _, r in kept.iterrows()) + "。"
+    else:
+        text += "没有一个比较仍然显著。"
+    if len(lost):
+        text += ("单独看显著、校正后不再显著的有 " + "；".join(_call(r) for _, r in lost.iterrows())
+                 + "：它们应当作提示，需要更多种子才能确认。")
+    else:
+        text += "单独看显著的比较在校正后全部保留。"
+    return text
+
+
+def unconfirmed(family: pd.DataFrame) -> list[str]:
+    """Labels of the calls that are significant alone but not after Holm's correction."""
+    unique = family[family["same_as"] == ""]
+    return list(unique.loc[unique["significant"] & ~unique["holm_significant"], "label"])
+
+
+def family_headline(family: pd.DataFrame) -> str:
+    """One Chinese sentence for the overview: which calls survive Holm's correction."""
+    counts = family_counts(family)
+    if counts["n_ci"] < 2:
+        return ""
+    unique = family[(family["same_as"] == "") & family["ci_low"].notna()]
+    kept = unique[unique["holm_significant"]]
+    names = "、".join(f"{r['comparison']}中的 {r['label']}（{r['diff']:+.2f}）" for _, r in kept.iterrows())
+    return (f"连同消融实验，全书共有 {counts['n_ci']} 个能给出区间的比较，它们是同时做的；把它们当作一族、"
+            "用 Holm 方法校正后，" + (f"仍然显著的只有 {names}" if len(kept) else "没有一个比较仍然显著")
+            + "（见讨论与结论一章）。")
+
+
+def _p_text(p: float) -> str:
+    if pd.isna(p):
+        return "—"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _holm_call(row: pd.Series) -> str:
+    if row["same_as"]:
+        return f"与 {row['same_as']} 是同一比较"
+    if pd.isna(row["holm_p"]):
+        return "—"
+    if row["holm_significant"]:
+        return "仍显著"
+    return "不再显著" if row["significant"] else "不显著"
+
+
+def family_display(family: pd.DataFrame) -> pd.DataFrame:
+    """The book's table of :func:`comparison_family`: Chinese headers, rounded numbers."""
+    from .report import format_interval
+
+    return pd.DataFrame({
+        "比较": family["comparison"], "设置": family["label"], "配对种子数": family["pairs"].astype(int),
+        "与参考之差 (点)": ["—" if pd.isna(d) else f"{d:+.2f}" for d in family["diff"]],
+        "95% 配对 t 区间": [format_interval(lo, hi) for lo, hi in zip(family["ci_low"], family["ci_high"])],
+        "p": [_p_text(p) for p in family["p_value"]],
+        "结论（单独看）": family["verdict"],
+        "校正后 p（Holm）": [_p_text(p) for p in family["holm_p"]],
+        "校正后": [_holm_call(r) for _, r in family.iterrows()],
+    })

@@ -1,0 +1,116 @@
+"""The study's comparisons as one family: p-values, Holm's correction and repeated comparisons."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cifarlib.comparison_family import (comparison_family, family_counts, family_display, family_headline,
+                                        family_sentence, study_comparisons)
+from cifarlib.models.iso import same_model
+from cifarlib.stats import holm_adjust, paired_difference, t_central_mass, t_quantile
+
+
+@pytest.mark.parametrize("df, t", [(1, 12.7062), (2, 4.3027), (3, 3.1824), (4, 2.7764), (5, 2.5706), (30, 2.0423)])
+def test_central_mass_at_the_tabled_quantiles_is_95_percent(df: int, t: float) -> None:
+    assert t_central_mass(t, df) == pytest.approx(0.95, abs=2e-5)
+    assert t_central_mass(-t, df) == t_central_mass(t, df) and t_central_mass(0.0, df) == 0.0
+
+
+def test_central_mass_has_the_closed_forms_of_one_and_two_degrees_of_freedom() -> None:
+    for t in (0.3, 1.0, 7.5):
+        assert t_central_mass(t, 1) == pytest.approx(2 / math.pi * math.atan(t))  # Cauchy
+        assert t_central_mass(t, 2) == pytest.approx(t / math.sqrt(2 + t * t))
+    with pytest.raises(ValueError, match="integer df"):
+        t_central_mass(1.0, 0)
+
+
+def test_p_value_below_5_percent_exactly_when_the_interval_excludes_zero() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(2, 6))
+        treated = {s: float(v) for s, v in enumerate(rng.normal(0.5, 1.0, n))}
+        interval = paired_difference(treated, dict.fromkeys(range(n), 0.0))
+        assert (interval.p_value < 0.05) == interval.significant
+    assert paired_difference({0: 2.0, 1: 2.0}, {0: 1.0, 1: 1.0}).p_value == 0.0  # no spread, non-zero mean
+    assert math.isnan(paired_difference({0: 2.0}, {0: 1.0}).p_value)
+
+
+def test_holm_multiplies_the_smallest_p_by_m_and_stays_monotone() -> None:
+    adjusted = holm_adjust([0.01, 0.04, math.nan, 0.03, 0.005])
+    assert adjusted[:2] + adjusted[3:] == pytest.approx([0.03, 0.06, 0.06, 0.02])  # 4*.005, 3*.01, max(2*.03, .04)
+    assert math.isnan(adjusted[2])
+    assert holm_adjust([0.9, 0.8]) == [1.0, 1.0] and holm_adjust([]) == []
+
+
+def test_same_model_resolves_only_the_identical_iso_entry() -> None:
+    assert same_model("eca_resnet20_iso") == "eca_resnet20"  # width 1.0, no switches: the same network
+    assert same_model("ghost_resnet20_iso") == "ghost_resnet20_iso"
+    assert same_model("resnet20") == "resnet20"
+
+
+def _runs(arms: dict[tuple[str, str, str], list[float]]) -> pd.DataFrame:
+    rows = [{"experiment": e, "model": m, "variant": v, "seed": s, "test_top1": top1}
+            for (e, m, v), values in arms.items() for s, top1 in enumerate(values)]
+    return pd.DataFrame(rows)
+
+
+RUNS = _runs({
+    ("main", "resnet20", "default"): [80.0, 81.0, 82.0],
+    ("main", "eca_resnet20", "default"): [79.0, 81.5, 81.2],       # -0.43, crossing 0
+    ("main", "csp_resnet20", "default"): [75.0, 76.1, 76.9],       # -5: significant, tiny spread
+    ("main_iso", "eca_resnet20_iso", "default"): [79.0, 81.5, 81.2],  # the same network as eca_resnet20
+    ("main_iso", "ghost_resnet20_iso", "default"): [79.5, 80.3, 81.6],  # -0.53, spread 0.2: p ~ 0.03
+    ("main_iso", "coat_resnet20_iso", "default"): [77.0],          # one seed: no interval
+    ("ablation_eca_k", "eca_resnet20", "k7"): [79.8, 82.2, 82.0],  # +0.77 over eca, spread 0.06
+})
+
+
+def test_family_counts_a_repeated_comparison_once() -> None:
+    family = comparison_family(study_comparisons(RUNS))
+    repeats = family[family["same_as"] != ""]
+    # ECA on/off is main's eca_resnet20 again; eca_resnet20_iso is eca_resnet20 at width 1.0
+    assert sorted(repeats["label"]) == ["eca_resnet20_iso", "开（eca_resnet20）"]
+    assert (repeats["same_as"] == "main（对 resnet20）中的 eca_resnet20").all()
+    counts = family_counts(family)
+    assert counts["n"] == 5 and counts["n_ci"] == 4  # csp, eca, ghost_iso, k7 (+ coat without an interval)
+    first = family[(family["label"] == "eca_resnet20")]["holm_p"].iloc[0]
+    assert (repeats["holm_p"] == first).all()
+
+
+def test_holm_keeps_the_strong_call_and_demotes_the_marginal_one() -> None:
+    family = comparison_family(study_comparisons(RUNS)).set_index("label")
+    p = family.loc[["csp_resnet20", "eca_resnet20", "ghost_resnet20_iso", "k=7"], "p_value"]
+    expected = holm_adjust(list(p))
+    assert list(family.loc[p.index, "holm_p"]) == pytest.approx(expected)
+    assert family.loc["csp_resnet20", "significant"] and family.loc["csp_resnet20", "holm_significant"]
+    assert family.loc["ghost_resnet20_iso", "significant"]  # alone it excludes 0 ...
+    assert not family.loc["ghost_resnet20_iso", "holm_significant"]  # ... but not among four
+    assert math.isnan(family.loc["coat_resnet20_iso", "holm_p"])
+    text = family_sentence(family.reset_index())
+    assert "4 个有区间的比较" in text and "csp_resnet20" in text.split("单独看显著")[0]
+    assert "ghost_resnet20_iso" in text.split("单独看显著")[1]
+    assert "csp_resnet20（-5.00" in family_headline(family.reset_index())
+
+
+def test_family_display_says_which_calls_survive() -> None:
+    shown = family_display(comparison_family(study_comparisons(RUNS))).set_index("设置")
+    assert shown.loc["csp_resnet20", "校正后"] == "仍显著"
+    assert shown.loc["ghost_resnet20_iso", "校正后"] == "不再显著"
+    assert shown.loc["eca_resnet20", "校正后"] == "不显著"
+    assert shown.loc["coat_resnet20_iso", "校正后"] == "—" and shown.loc["coat_resnet20_iso", "p"] == "—"
+    assert shown.loc["eca_resnet20_iso", "校正后"].startswith("与 main（对 resnet20）中的 eca_resnet20")
+
+
+def test_too_few_intervals_need_no_correction() -> None:
+    family = comparison_family(study_comparisons(RUNS.iloc[:0]))
+    assert family.empty and family_headline(family) == "" and "不需要" in family_sentence(family)
+
+
+def test_unconfirmed_lists_the_calls_holm_takes_back() -> None:
+    from cifarlib.comparison_family import unconfirmed
+
+    assert unconfirmed(comparison_family(study_comparisons(RUNS))) == ["ghost_resnet20_iso"]
