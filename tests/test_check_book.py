@@ -27,3 +27,12 @@ def test_missing_image_traceback_warning_and_raw_math_fail(tmp_path: Path) -> No
     problems = check_book.problems_in_dom(dom, tmp_path, page)
     kinds = {p.split(":")[0] for p in problems}
     assert kinds == {"missing image", "visible traceback", "visible warning", "unrendered math", "MathJax error"}
+
+
+def test_literal_backticks_outside_code_are_unrendered_markdown(tmp_path: Path) -> None:
+    page = tmp_path / "p.html"
+    glued = '<main><p>尚未运行：mixer_s4（`python -m cifarlib sweep fullcheck` 会补上）</p></main>'
+    assert check_book.problems_in_dom(glued, tmp_path, page) == [
+        "unrendered Markdown: `python -m cifarlib sweep fullcheck`"]
+    rendered = '<main><p>运行 <code>python -m cifarlib</code></p><pre>a `literal` in a code block</pre></main>'
+    assert check_book.problems_in_dom(rendered, tmp_path, page) == []

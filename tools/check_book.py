@@ -39,6 +39,10 @@ CHECK_JS = r"""
   if (document.querySelector('mjx-merror, .MathJax_Error')) problems.push('MathJax error');
   const raw = text.match(/(\$\$?[^$\n]{1,40}\\[a-zA-Z]+[^$\n]*\$|\\\(|\\\[)/);
   if (raw) problems.push('unrendered math: ' + raw[0].slice(0, 60));
+  const prose = (document.querySelector('main') || document.body).cloneNode(true);
+  prose.querySelectorAll('pre, code, script, style').forEach((e) => e.remove());
+  const tick = prose.textContent.match(/`[^`\n]{1,60}`/);
+  if (tick) problems.push('unrendered Markdown: ' + tick[0]);
   return problems;
 })()
 """
@@ -111,7 +115,8 @@ def check_pages_cli(html: Path, shots: Path) -> dict[str, list[str]]:
 
 
 def problems_in_dom(dom: str, html: Path, file: Path) -> list[str]:
-    """The checks of CHECK_JS on a dumped DOM: images must exist on disk, no tracebacks/warnings/raw math."""
+    """The checks of CHECK_JS on a dumped DOM: images must exist on disk, no tracebacks/warnings/raw
+    math, no literal backticks outside code (Markdown glued into a text role)."""
     problems = []
     for src in re.findall(r"<img[^>]+src=\"([^\"]+)\"", dom):
         if src.startswith(("http:", "https:", "data:")):
@@ -128,6 +133,9 @@ def problems_in_dom(dom: str, html: Path, file: Path) -> list[str]:
         problems.append("MathJax error")
     if raw := re.search(r"\\\(|\\\[|\$\$?[^$\n]{0,40}\\[a-zA-Z]+[^$\n]*\$", visible):
         problems.append("unrendered math: " + raw.group(0)[:60])
+    prose = re.sub(r"<(pre|code)\b.*?</\1>", "", re.sub(r"<(script|style)\b.*?</\1>", "", dom, flags=re.S), flags=re.S)
+    if tick := re.search(r"`[^`\n]{1,60}`", re.sub(r"<[^>]+>", "", prose)):  # a code span glued as plain text
+        problems.append("unrendered Markdown: " + tick.group(0))
     return problems
 
 
