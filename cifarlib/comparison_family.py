@@ -17,7 +17,7 @@ from typing import Sequence
 import pandas as pd
 
 from .models.iso import same_model
-from .report import STUDY_ABLATIONS, Ablation, ablation_table, main_ablation
+from .report import STUDY_ABLATIONS, Ablation, ablation_table, format_interval, main_ablation
 from .stats import holm_adjust
 
 FAMILY_COLUMNS = ["comparison", "label", "pairs", "diff", "ci_low", "ci_high", "p_value", "significant",
@@ -61,32 +61,41 @@ def comparison_family(named_tables: Sequence[tuple[str, Ablation, pd.DataFrame]]
     return family.drop(columns="_key")
 
 
+def _distinct(family: pd.DataFrame) -> pd.DataFrame:
+    """The family's own members: each comparison once (repeats dropped) and only those with an interval."""
+    return family[(family["same_as"] == "") & family["ci_low"].notna()]
+
+
+def _unconfirmed_rows(family: pd.DataFrame) -> pd.DataFrame:
+    distinct = _distinct(family)
+    return distinct[distinct["significant"] & ~distinct["holm_significant"]]
+
+
 def family_counts(family: pd.DataFrame) -> dict[str, int]:
     """Distinct comparisons: recorded, with an interval, significantly higher / lower, and how many
     of the significant ones survive Holm's correction."""
-    unique = family[family["same_as"] == ""]
-    with_ci = unique[unique["ci_low"].notna()]
-    return {"n": len(unique), "n_ci": len(with_ci),
+    with_ci = _distinct(family)
+    return {"n": int((family["same_as"] == "").sum()), "n_ci": len(with_ci),
             "up": int((with_ci["significant"] & (with_ci["diff"] > 0)).sum()),
             "down": int((with_ci["significant"] & (with_ci["diff"] < 0)).sum()),
             "holm": int(with_ci["holm_significant"].sum())}
 
 
-def _call(row: pd.Series) -> str:
-    return f"{row['comparison']}中的 {row['label']}（{row['diff']:+.2f}，校正后 p = {_p_text(row['holm_p'])}）"
+def _call(row: pd.Series, with_p: bool = True) -> str:
+    p = f"，校正后 p = {_p_text(row['holm_p'])}" if with_p else ""
+    return f"{row['comparison']}中的 {row['label']}（{row['diff']:+.2f}{p}）"
 
 
 def family_sentence(family: pd.DataFrame, alpha: float = 0.05) -> str:
     """Chinese: how many false calls chance alone would give, which calls survive Holm, which do not."""
-    counts = family_counts(family)
-    m = counts["n_ci"]
+    distinct = _distinct(family)
+    m = len(distinct)
     if m < 2:
         return "有区间的比较还不到两个，不需要多重比较校正。"
-    unique = family[(family["same_as"] == "") & family["ci_low"].notna()]
-    kept = unique[unique["holm_significant"]]
-    lost = unique[unique["significant"] & ~unique["holm_significant"]]
-    text = (f"这 {m} 个有区间的比较是同时做的：即使所有设置与参考都没有差别，{m} 个 95% 区间平均也会有 "
-            f"{(1 - 0.95) * m:.1f} 个碰巧不含 0。用 Holm 方法把整族中出现任何一次误判的概率控制在 "
+    kept = distinct[distinct["holm_significant"]]
+    lost = _unconfirmed_rows(family)
+    text = (f"这 {m} 个有区间的比较是同时做的：即使所有设置与参考都没有差别，{m} 个 {1 - alpha:.0%} 区间平均也会有 "
+            f"{alpha * m:.1f} 个碰巧不含 0。用 Holm 方法把整族中出现任何一次误判的概率控制在 "
             f"{alpha:.0%} 以内（表中的“校正后 p”）后，")
     if len(kept):
         text += f"仍然显著的有 {len(kept)} 个：" + "；".join(_call(r) for _, r in kept.iterrows()) + "。"
@@ -102,19 +111,17 @@ def family_sentence(family: pd.DataFrame, alpha: float = 0.05) -> str:
 
 def unconfirmed(family: pd.DataFrame) -> list[str]:
     """Labels of the calls that are significant alone but not after Holm's correction."""
-    unique = family[family["same_as"] == ""]
-    return list(unique.loc[unique["significant"] & ~unique["holm_significant"], "label"])
+    return list(_unconfirmed_rows(family)["label"])
 
 
 def family_headline(family: pd.DataFrame) -> str:
     """One Chinese sentence for the overview: which calls survive Holm's correction."""
-    counts = family_counts(family)
-    if counts["n_ci"] < 2:
+    distinct = _distinct(family)
+    if len(distinct) < 2:
         return ""
-    unique = family[(family["same_as"] == "") & family["ci_low"].notna()]
-    kept = unique[unique["holm_significant"]]
-    names = "、".join(f"{r['comparison']}中的 {r['label']}（{r['diff']:+.2f}）" for _, r in kept.iterrows())
-    return (f"连同消融实验，全书共有 {counts['n_ci']} 个能给出区间的比较，它们是同时做的；把它们当作一族、"
+    kept = distinct[distinct["holm_significant"]]
+    names = "、".join(_call(r, with_p=False) for _, r in kept.iterrows())
+    return (f"连同消融实验，全书共有 {len(distinct)} 个能给出区间的比较，它们是同时做的；把它们当作一族、"
             "用 Holm 方法校正后，" + (f"仍然显著的只有 {names}" if len(kept) else "没有一个比较仍然显著")
             + "（见讨论与结论一章）。")
 
@@ -137,8 +144,6 @@ def _holm_call(row: pd.Series) -> str:
 
 def family_display(family: pd.DataFrame) -> pd.DataFrame:
     """The book's table of :func:`comparison_family`: Chinese headers, rounded numbers."""
-    from .report import format_interval
-
     return pd.DataFrame({
         "比较": family["comparison"], "设置": family["label"], "配对种子数": family["pairs"].astype(int),
         "与参考之差 (点)": ["—" if pd.isna(d) else f"{d:+.2f}" for d in family["diff"]],

@@ -256,8 +256,9 @@ def ablation_table(runs: pd.DataFrame, details: list[dict], ablation: Ablation,
                    resamples: int = 2000) -> pd.DataFrame:
     """The reference and each arm of ``ablation`` that has records: top-1 mean / sd / seeds, and
     for the arms the paired-by-seed difference to the reference with its 95 % t interval
-    (``ci_low``, ``ci_high``, and its two-sided ``p_value``) and, as a second view, a bootstrap over test images of the same
-    difference (per-image correctness averaged over the shared seeds; ``boot_low``, ``boot_high``).
+    (``ci_low``, ``ci_high``, and its two-sided ``p_value``) and, as a second view, a bootstrap over
+    test images of the same difference (per-image correctness averaged over the shared seeds;
+    ``boot_low``, ``boot_high``).
     ``significant`` and ``verdict`` follow the paired interval (:func:`cifarlib.stats.verdict`).
     """
     import math
@@ -274,8 +275,8 @@ def ablation_table(runs: pd.DataFrame, details: list[dict], ablation: Ablation,
         mean, sd = mean_sd(list(group["test_top1"]))
         row = {"label": arm.label, "role": role, "experiment": arm.experiment, "model": arm.model,
                "variant": arm.variant, "seeds": int(group["seed"].nunique()), "top1": mean, "top1_sd": sd,
-               "diff": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan, "pairs": 0, "boot_low": math.nan,
-               "boot_high": math.nan, "significant": False, "verdict": "参考"}
+               "diff": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan, "pairs": 0,
+               "boot_low": math.nan, "boot_high": math.nan, "significant": False, "verdict": "参考"}
         by_seed = dict(zip(group["seed"].astype(int), group["test_top1"]))
         shared = sorted(set(by_seed) & set(ref_by_seed))
         if role == "arm":
@@ -283,7 +284,8 @@ def ablation_table(runs: pd.DataFrame, details: list[dict], ablation: Ablation,
             if shared:
                 interval = paired_difference(by_seed, ref_by_seed)
                 row.update(diff=interval.estimate, ci_low=interval.low, ci_high=interval.high,
-                           p_value=interval.p_value, pairs=interval.n, significant=significant(interval), verdict=verdict(interval))
+                           p_value=interval.p_value, pairs=interval.n, significant=significant(interval),
+                           verdict=verdict(interval))
                 a = mean_correct(details, arm, shared)
                 b = mean_correct(details, ablation.reference, shared)
                 if a is not None and b is not None and a.shape == b.shape:

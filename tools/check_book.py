@@ -123,8 +123,8 @@ def problems_in_dom(dom: str, html: Path, file: Path) -> list[str]:
             continue
         if not (file.parent / src.split("#")[0].split("?")[0]).resolve().exists():
             problems.append(f"missing image: {src}")
-    visible = re.sub(r"<(script|style|mjx-assistive-mml)\b.*?</\1>", "", dom, flags=re.S)
-    visible = re.sub(r"<[^>]+>", "", visible)
+    rendered = re.sub(r"<(script|style|mjx-assistive-mml)\b.*?</\1>", "", dom, flags=re.S)
+    visible = re.sub(r"<[^>]+>", "", rendered)
     if "Traceback (most recent call last)" in visible:
         problems.append("visible traceback")
     if warn := re.search(r"\w+Warning: .{0,80}", visible):
@@ -133,8 +133,8 @@ def problems_in_dom(dom: str, html: Path, file: Path) -> list[str]:
         problems.append("MathJax error")
     if raw := re.search(r"\\\(|\\\[|\$\$?[^$\n]{0,40}\\[a-zA-Z]+[^$\n]*\$", visible):
         problems.append("unrendered math: " + raw.group(0)[:60])
-    prose = re.sub(r"<(pre|code)\b.*?</\1>", "", re.sub(r"<(script|style)\b.*?</\1>", "", dom, flags=re.S), flags=re.S)
-    if tick := re.search(r"`[^`\n]{1,60}`", re.sub(r"<[^>]+>", "", prose)):  # a code span glued as plain text
+    prose = re.sub(r"<[^>]+>", "", re.sub(r"<(pre|code)\b.*?</\1>", "", rendered, flags=re.S))
+    if tick := re.search(r"`[^`\n]{1,60}`", prose):  # a code span glued as plain text
         problems.append("unrendered Markdown: " + tick.group(0))
     return problems
 
