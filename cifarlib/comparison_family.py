@@ -52,13 +52,18 @@ def comparison_family(named_tables: Sequence[tuple[str, Ablation, pd.DataFrame]]
                          "ci_low": r["ci_low"], "ci_high": r["ci_high"], "p_value": r["p_value"],
                          "significant": bool(r["significant"]), "verdict": r["verdict"],
                          "same_as": first_name.get(key, ""), "_key": key})
-            first_name.setdefault(key, f"{name}中的 {r['label']}")
+            first_name.setdefault(key, _row_name(name, r["label"]))
     family = pd.DataFrame(rows, columns=FAMILY_COLUMNS[:-2] + ["_key"])
     unique = family[family["same_as"] == ""]
     adjusted = dict(zip(unique["_key"], holm_adjust(list(unique["p_value"].astype(float)))))
     family["holm_p"] = family["_key"].map(adjusted).astype(float)
     family["holm_significant"] = family["holm_p"] < alpha
     return family.drop(columns="_key")
+
+
+def _row_name(comparison: str, label: str) -> str:
+    """How prose and ``same_as`` name one row: the comparison, then the arm."""
+    return f"{comparison}中的 {label}"
 
 
 def _distinct(family: pd.DataFrame) -> pd.DataFrame:
@@ -83,7 +88,7 @@ def family_counts(family: pd.DataFrame) -> dict[str, int]:
 
 def _call(row: pd.Series, with_p: bool = True) -> str:
     p = f"，校正后 p = {_p_text(row['holm_p'])}" if with_p else ""
-    return f"{row['comparison']}中的 {row['label']}（{row['diff']:+.2f}{p}）"
+    return f"{_row_name(row['comparison'], row['label'])}（{row['diff']:+.2f}{p}）"
 
 
 def family_sentence(family: pd.DataFrame, alpha: float = 0.05) -> str:
@@ -132,9 +137,18 @@ def _p_text(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def _alone_call(row: pd.Series) -> str:
+    """The per-comparison call in a table cell's few characters (the prose has the full verdict)."""
+    if row["pairs"] < 2:
+        return f"仅 {row['pairs']} 对种子"
+    if not row["significant"]:
+        return "跨过 0"
+    return "更高" if row["diff"] > 0 else "更低"
+
+
 def _holm_call(row: pd.Series) -> str:
     if row["same_as"]:
-        return f"与 {row['same_as']} 是同一比较"
+        return "重复"
     if pd.isna(row["holm_p"]):
         return "—"
     if row["holm_significant"]:
@@ -142,14 +156,24 @@ def _holm_call(row: pd.Series) -> str:
     return "不再显著" if row["significant"] else "不显著"
 
 
+def repeats_sentence(family: pd.DataFrame) -> str:
+    """Chinese: which rows of the table repeat an earlier comparison (and so count once)."""
+    repeats = family[family["same_as"] != ""]
+    if repeats.empty:
+        return ""
+    pairs = "；".join(f"{_row_name(r['comparison'], r['label'])} 就是 {r['same_as']}" for _, r in repeats.iterrows())
+    return f"标为“重复”的行与前面某一行是同一比较（同一模型对同一参考），只计一次：{pairs}。"
+
+
 def family_display(family: pd.DataFrame) -> pd.DataFrame:
-    """The book's table of :func:`comparison_family`: Chinese headers, rounded numbers."""
+    """The book's table of :func:`comparison_family`: short Chinese headers and calls, rounded
+    numbers; a repeated comparison says so (:func:`repeats_sentence` says which)."""
     return pd.DataFrame({
-        "比较": family["comparison"], "设置": family["label"], "配对种子数": family["pairs"].astype(int),
-        "与参考之差 (点)": ["—" if pd.isna(d) else f"{d:+.2f}" for d in family["diff"]],
-        "95% 配对 t 区间": [format_interval(lo, hi) for lo, hi in zip(family["ci_low"], family["ci_high"])],
+        "比较": family["comparison"], "设置": family["label"], "种子对": family["pairs"].astype(int),
+        "差 (点)": ["—" if pd.isna(d) else f"{d:+.2f}" for d in family["diff"]],
+        "95% 区间": [format_interval(lo, hi) for lo, hi in zip(family["ci_low"], family["ci_high"])],
         "p": [_p_text(p) for p in family["p_value"]],
-        "结论（单独看）": family["verdict"],
-        "校正后 p（Holm）": [_p_text(p) for p in family["holm_p"]],
+        "单独看": [_alone_call(r) for _, r in family.iterrows()],
+        "Holm p": [_p_text(p) for p in family["holm_p"]],
         "校正后": [_holm_call(r) for _, r in family.iterrows()],
     })

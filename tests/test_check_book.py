@@ -36,3 +36,10 @@ def test_literal_backticks_outside_code_are_unrendered_markdown(tmp_path: Path) 
         "unrendered Markdown: `python -m cifarlib sweep fullcheck`"]
     rendered = '<main><p>运行 <code>python -m cifarlib</code></p><pre>a `literal` in a code block</pre></main>'
     assert check_book.problems_in_dom(rendered, tmp_path, page) == []
+
+
+def test_bare_less_than_in_html_is_unescaped_markup() -> None:
+    source = ('<script>if (a < 0.001) {}</script><table><tr><td class="data">< 0.001</td></tr></table>'
+              '<!-- note --><p>p &lt; 0.001</p>')
+    assert check_book.unescaped_markup(source) == ["unescaped '<' in HTML: < 0.001"]
+    assert check_book.unescaped_markup(source.replace("\">< 0.001", "\">&lt; 0.001")) == []

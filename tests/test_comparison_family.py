@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cifarlib.comparison_family import (comparison_family, family_counts, family_display, family_headline,
-                                        family_sentence, study_comparisons)
+                                        family_sentence, repeats_sentence, study_comparisons)
 from cifarlib.models.iso import same_model
 from cifarlib.stats import holm_adjust, paired_difference, t_central_mass, t_quantile
 
@@ -99,10 +99,13 @@ def test_holm_keeps_the_strong_call_and_demotes_the_marginal_one() -> None:
 def test_family_display_says_which_calls_survive() -> None:
     shown = family_display(comparison_family(study_comparisons(RUNS))).set_index("设置")
     assert shown.loc["csp_resnet20", "校正后"] == "仍显著"
-    assert shown.loc["ghost_resnet20_iso", "校正后"] == "不再显著"
-    assert shown.loc["eca_resnet20", "校正后"] == "不显著"
-    assert shown.loc["coat_resnet20_iso", "校正后"] == "—" and shown.loc["coat_resnet20_iso", "p"] == "—"
-    assert shown.loc["eca_resnet20_iso", "校正后"].startswith("与 main（对 resnet20）中的 eca_resnet20")
+    assert shown.loc["ghost_resnet20_iso", ["单独看", "校正后"]].tolist() == ["更低", "不再显著"]
+    assert shown.loc["eca_resnet20", ["单独看", "校正后"]].tolist() == ["跨过 0", "不显著"]
+    assert shown.loc["coat_resnet20_iso", ["单独看", "p", "校正后"]].tolist() == ["仅 1 对种子", "—", "—"]
+    assert shown.loc["eca_resnet20_iso", "校正后"] == "重复"
+    assert repeats_sentence(comparison_family(study_comparisons(RUNS))).startswith(
+        "标为“重复”的行与前面某一行是同一比较（同一模型对同一参考），只计一次："
+        "main_iso（对 resnet20）中的 eca_resnet20_iso 就是 main（对 resnet20）中的 eca_resnet20")
 
 
 def test_too_few_intervals_need_no_correction() -> None:

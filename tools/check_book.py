@@ -8,7 +8,8 @@ Usage (from the repository root)::
 
 Needs Debian's Chromium and a CJK font (as root: apt-get install -y chromium fonts-noto-cjk).
 A page fails when an <img> did not load, a traceback or a Python warning is visible, or TeX
-math was left unrendered (raw ``$...$`` / ``\\(`` in the visible text, or MathJax error nodes).
+math was left unrendered (raw ``$...$`` / ``\\(`` in the visible text, or MathJax error nodes), or
+the page's HTML has a bare ``<`` that starts no tag (text written into HTML unescaped).
 Screenshots are written outside the repository (default: a folder under the system temp dir).
 """
 
@@ -84,7 +85,7 @@ def check_pages(html: Path, shots: Path) -> dict[str, list[str]]:
                     continue
                 page.goto(f"{base}/{rel}", wait_until="networkidle")
                 page.wait_for_timeout(500)  # MathJax typesets after load
-                results[rel] = page.evaluate(CHECK_JS)
+                results[rel] = page.evaluate(CHECK_JS) + unescaped_markup(file.read_text(encoding="utf-8"))
                 page.screenshot(path=str(shots / (rel.replace("/", "__") + ".png")), full_page=True)
             browser.close()
     finally:
@@ -106,12 +107,22 @@ def check_pages_cli(html: Path, shots: Path) -> dict[str, list[str]]:
             common = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                       "--virtual-time-budget=8000"]
             dom = subprocess.run(common + ["--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
-            results[rel] = problems_in_dom(dom, html, file)
+            results[rel] = problems_in_dom(dom, html, file) + unescaped_markup(file.read_text(encoding="utf-8"))
             subprocess.run(common + [f"--screenshot={shots / (rel.replace('/', '__') + '.png')}",
                                      "--window-size=1280,4000", url], capture_output=True, timeout=120)
     finally:
         server.shutdown()
     return results
+
+
+def unescaped_markup(source: str) -> list[str]:
+    """A bare ``<`` in a built page's HTML (outside scripts and styles) that starts no tag, comment
+    or declaration: text such as ``< 0.001`` written into a table without escaping. Browsers guess
+    and show it, but the page is invalid HTML; the dumped DOM re-escapes it, so read the file."""
+    markup = re.sub(r"<(script|style)\b.*?</\1>", "", source, flags=re.S | re.I)
+    if bare := re.search(r"<(?![A-Za-z/!?])[^<\n]{0,30}", markup):
+        return ["unescaped '<' in HTML: " + bare.group(0)]
+    return []
 
 
 def problems_in_dom(dom: str, html: Path, file: Path) -> list[str]:
