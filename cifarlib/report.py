@@ -7,6 +7,8 @@ on what device).
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 import pandas as pd
@@ -31,6 +33,11 @@ def dataset_description(tag: str) -> str:
     return DATASET_DESCRIPTIONS.get(tag, f"图像文件夹数据集 {tag}")
 
 
+def device_zh(device: str) -> str:
+    """A record's device name for Chinese prose: ``"AMD EPYC (1 threads)"`` -> ``"AMD EPYC（1 线程）"``."""
+    return re.sub(r" \((\d+) threads?\)$", r"（\1 线程）", device)
+
+
 def budget_text(runs: pd.DataFrame) -> str:
     """The budget behind a group of runs, in Chinese: data set, images, epochs, seeds, device."""
     if runs.empty:
@@ -47,7 +54,7 @@ def budget_text(runs: pd.DataFrame) -> str:
     seeds = runs.groupby("model")["seed"].nunique()
     parts.append(f"每个模型 {seeds.min()}–{seeds.max()} 个随机种子" if seeds.min() != seeds.max()
                  else f"每个模型 {seeds.min()} 个随机种子")
-    parts.append("设备：" + "; ".join(sorted(runs["device"].unique())))
+    parts.append("设备：" + "；".join(device_zh(d) for d in sorted(runs["device"].unique())))
     return "；".join(parts) + "。"
 
 

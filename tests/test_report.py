@@ -31,7 +31,7 @@ def test_summary_is_mean_and_sample_sd_over_seeds() -> None:
 
 def test_budget_names_data_set_images_epochs_seeds_and_device() -> None:
     text = budget_text(_runs())
-    for fragment in ("cifar10-jpeg", "JPEG", "50000", "10000", "10 轮", "1–3 个随机种子", "CPU (2 threads)"):
+    for fragment in ("cifar10-jpeg", "JPEG", "50000", "10000", "10 轮", "1–3 个随机种子", "CPU（2 线程）"):
         assert fragment in text, fragment
 
 
@@ -43,3 +43,10 @@ def test_group_display_merges_sd_into_top1_and_hides_a_lone_default_variant() ->
     assert shown.loc["eca_resnet20", "用时 (分钟)"] == "10.0"
     two_variants = _runs().assign(variant=["default", "default", "default", "k5"])
     assert "变体" in group_display(summary_table(two_variants)).columns
+
+
+def test_device_names_read_as_chinese_in_prose() -> None:
+    from cifarlib.report import device_zh
+
+    assert device_zh("AMD EPYC (1 threads)") == "AMD EPYC（1 线程）"
+    assert device_zh("NVIDIA H200") == "NVIDIA H200"
