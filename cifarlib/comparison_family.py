@@ -17,7 +17,7 @@ from typing import Sequence
 import pandas as pd
 
 from .models.iso import same_model
-from .report import STUDY_ABLATIONS, Ablation, ablation_table, format_interval, main_ablation
+from .report import STUDY_ABLATIONS, Ablation, ablation_table, format_interval, main_ablation, short_verdict
 from .stats import holm_adjust
 
 FAMILY_COLUMNS = ["comparison", "label", "pairs", "diff", "ci_low", "ci_high", "p_value", "significant",
@@ -137,15 +137,6 @@ def _p_text(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def _alone_call(row: pd.Series) -> str:
-    """The per-comparison call in a table cell's few characters (the prose has the full verdict)."""
-    if row["pairs"] < 2:
-        return f"仅 {row['pairs']} 对种子"
-    if not row["significant"]:
-        return "跨过 0"
-    return "更高" if row["diff"] > 0 else "更低"
-
-
 def _holm_call(row: pd.Series) -> str:
     if row["same_as"]:
         return "重复"
@@ -173,7 +164,7 @@ def family_display(family: pd.DataFrame) -> pd.DataFrame:
         "差 (点)": ["—" if pd.isna(d) else f"{d:+.2f}" for d in family["diff"]],
         "95% 区间": [format_interval(lo, hi) for lo, hi in zip(family["ci_low"], family["ci_high"])],
         "p": [_p_text(p) for p in family["p_value"]],
-        "单独看": [_alone_call(r) for _, r in family.iterrows()],
+        "单独看": [short_verdict(r) for _, r in family.iterrows()],
         "Holm p": [_p_text(p) for p in family["holm_p"]],
         "校正后": [_holm_call(r) for _, r in family.iterrows()],
     })

@@ -306,8 +306,8 @@ def ablation_table(runs: pd.DataFrame, details: list[dict], ablation: Ablation,
 
 ABLATION_HEADERS = {
     "label": "设置", "seeds": "种子数", "top1": "top-1 均值 (%)", "top1_sd": "种子间标准差",
-    "diff": "与参考之差 (点)", "paired_ci": "95% 配对 t 区间", "boot_ci": "95% 测试图像 bootstrap 区间",
-    "verdict": "结论（按配对区间）",
+    "diff": "差 (点)", "paired_ci": "95% 配对 t 区间", "boot_ci": "95% bootstrap 区间",
+    "verdict": "结论",
 }
 
 
@@ -318,8 +318,21 @@ def format_interval(low: float, high: float, digits: int = 2) -> str:
     return f"[{low:+.{digits}f}, {high:+.{digits}f}]"
 
 
+def short_verdict(row: pd.Series) -> str:
+    """The paired interval's call in a table cell's few characters (the sentences spell it out):
+    显著更高 / 显著更低 / 跨过 0 / 仅 1 对种子, or 参考 for the reference row."""
+    if row.get("role") == "reference":
+        return "参考"
+    if pd.isna(row["ci_low"]):
+        return f"仅 {int(row['pairs'])} 对种子"
+    if not row["significant"]:
+        return "跨过 0"
+    return "显著更高" if row["diff"] > 0 else "显著更低"
+
+
 def ablation_display(table: pd.DataFrame) -> pd.DataFrame:
-    """The table the book prints for :func:`ablation_table`: Chinese headers, rounded numbers."""
+    """The table the book prints for :func:`ablation_table`: short Chinese headers and calls,
+    rounded numbers."""
     out = pd.DataFrame({
         "设置": table["label"] + table["role"].map({"reference": "（参考）", "arm": ""}),
         "种子数": table["seeds"].astype(int),
@@ -327,7 +340,7 @@ def ablation_display(table: pd.DataFrame) -> pd.DataFrame:
         ABLATION_HEADERS["diff"]: ["—" if pd.isna(d) else f"{d:+.2f}" for d in table["diff"]],
         ABLATION_HEADERS["paired_ci"]: [format_interval(lo, hi) for lo, hi in zip(table["ci_low"], table["ci_high"])],
         ABLATION_HEADERS["boot_ci"]: [format_interval(lo, hi) for lo, hi in zip(table["boot_low"], table["boot_high"])],
-        ABLATION_HEADERS["verdict"]: table["verdict"],
+        ABLATION_HEADERS["verdict"]: [short_verdict(r) for _, r in table.iterrows()],
     })
     return out
 

@@ -75,8 +75,8 @@ def test_study_chapters_with_three_seeds_show_intervals(tmp_path: Path) -> None:
     assert "95% 配对 t 区间" in text and "Traceback" not in text
     assert "按论文（默认）" in text and "3×3 深度卷积" in text  # the ConvNeXt diagnosis table (committed JSON)
     text = _run_chapter("conclusions.ipynb", results)
-    assert "95% 配对 t 区间" in text and "尚未完成的运行" in text
-    assert "校正后 p（Holm）" in text and "用 Holm 方法" in text  # the family-wise view of every interval
+    assert ">95% 区间</th>" in text and "尚未完成的运行" in text
+    assert ">Holm p</th>" in text and "当作一族校正" in text  # the family-wise view of every interval
 
 
 def test_perclass_chapter_from_the_committed_study_records(tmp_path: Path) -> None:

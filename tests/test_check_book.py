@@ -43,3 +43,11 @@ def test_bare_less_than_in_html_is_unescaped_markup() -> None:
               '<!-- note --><p>p &lt; 0.001</p>')
     assert check_book.unescaped_markup(source) == ["unescaped '<' in HTML: < 0.001"]
     assert check_book.unescaped_markup(source.replace("\">< 0.001", "\">&lt; 0.001")) == []
+
+
+def test_tables_the_probe_found_too_wide_are_reported(tmp_path: Path) -> None:
+    dom = ('<body data-wide-tables="[&quot;table 40 px wider than the page: 比较&quot;]">'
+           '<main><table><tr><th>比较</th></tr></table></main></body>')
+    assert check_book.problems_in_dom(dom, tmp_path, tmp_path / "p.html") == ["table 40 px wider than the page: 比较"]
+    assert check_book.problems_in_dom(dom.replace("[&quot;table 40 px wider than the page: 比较&quot;]", "[]"),
+                                      tmp_path, tmp_path / "p.html") == []

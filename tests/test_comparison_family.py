@@ -99,7 +99,7 @@ def test_holm_keeps_the_strong_call_and_demotes_the_marginal_one() -> None:
 def test_family_display_says_which_calls_survive() -> None:
     shown = family_display(comparison_family(study_comparisons(RUNS))).set_index("设置")
     assert shown.loc["csp_resnet20", "校正后"] == "仍显著"
-    assert shown.loc["ghost_resnet20_iso", ["单独看", "校正后"]].tolist() == ["更低", "不再显著"]
+    assert shown.loc["ghost_resnet20_iso", ["单独看", "校正后"]].tolist() == ["显著更低", "不再显著"]
     assert shown.loc["eca_resnet20", ["单独看", "校正后"]].tolist() == ["跨过 0", "不显著"]
     assert shown.loc["coat_resnet20_iso", ["单独看", "p", "校正后"]].tolist() == ["仅 1 对种子", "—", "—"]
     assert shown.loc["eca_resnet20_iso", "校正后"] == "重复"

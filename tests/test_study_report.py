@@ -62,6 +62,7 @@ def test_ablation_table_paired_interval_and_bootstrap() -> None:
     assert list(shown.columns)[:3] == ["设置", "种子数", "top-1 (%)"]
     assert shown.iloc[0, 0] == "参考（参考）" and shown.iloc[1, 2] == "73.00 ± 2.00"
     assert shown.iloc[1, 3] == "+2.00" and shown.iloc[0, 3] == "—"
+    assert shown["结论"].tolist() == ["参考", "跨过 0"]
     sentence = report.ablation_sentence(table, "参考")
     assert "跨过 0" in sentence and "更高" not in sentence and "高 " not in sentence
 

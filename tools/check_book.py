@@ -7,9 +7,10 @@ Usage (from the repository root)::
     python tools/check_book.py --shots /tmp/book_shots
 
 Needs Debian's Chromium and a CJK font (as root: apt-get install -y chromium fonts-noto-cjk).
-A page fails when an <img> did not load, a traceback or a Python warning is visible, or TeX
-math was left unrendered (raw ``$...$`` / ``\\(`` in the visible text, or MathJax error nodes), or
-the page's HTML has a bare ``<`` that starts no tag (text written into HTML unescaped).
+A page fails when an <img> did not load, a table is wider than the page (1280 px window), a
+traceback or a Python warning is visible, TeX math was left unrendered (raw ``$...$`` / ``\\(``
+in the visible text, or MathJax error nodes), or the page's HTML has a bare ``<`` that starts no
+tag (text written into HTML unescaped).
 Screenshots are written outside the repository (default: a folder under the system temp dir).
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import http.server
+import json
 import re
 import shutil
 import subprocess
@@ -24,12 +26,34 @@ import sys
 import tempfile
 import threading
 from functools import partial
+from html import unescape
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+WINDOW = (1280, 900)
+# tables that stick out of the page or of a scrolling box clipping them: columns a reader cannot see
+WIDE_TABLES_JS = r"""
+() => {
+  const wide = [];
+  for (const table of document.querySelectorAll('main table')) {
+    let box = table.parentElement;
+    while (box && box !== document.body && getComputedStyle(box).overflowX === 'visible') box = box.parentElement;
+    const limit = Math.min(window.innerWidth, box ? box.getBoundingClientRect().right : window.innerWidth);
+    const over = Math.round(table.getBoundingClientRect().right - limit);
+    if (over > 1) {
+      const cells = [...table.querySelectorAll('th, td')].slice(0, 3).map((c) => c.textContent.trim());
+      wide.push(`table ${over} px wider than the page: ${cells.join(' | ').slice(0, 60)}`);
+    }
+  }
+  return wide;
+}
+"""
+# the CLI fallback cannot evaluate scripts, so the server adds this to every page and the dumped DOM carries the result
+WIDE_TABLES_PROBE = ("<script>addEventListener('load', () => setTimeout(() => { document.body.dataset.wideTables = "
+                     f"JSON.stringify(({WIDE_TABLES_JS})()); }}, 300));</script>")
 CHECK_JS = r"""
 (() => {
-  const problems = [];
+  const problems = [...(""" + WIDE_TABLES_JS + r""")()];
   for (const img of document.images) {
     if (!img.complete || img.naturalWidth === 0) problems.push('missing image: ' + img.getAttribute('src'));
   }
@@ -61,9 +85,28 @@ def build() -> None:
     subprocess.run([str(jb), "build", "book/", "-W", "-n", "--keep-going"], cwd=REPO, check=True)
 
 
-def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the built book without a log line per request; adds ``inject`` before ``</body>``."""
+
+    inject = ""
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+        pass
+
+    def do_GET(self) -> None:
+        path = Path(self.translate_path(self.path))
+        if not self.inject or path.suffix != ".html" or not path.is_file():
+            return super().do_GET()
+        body = path.read_text(encoding="utf-8").replace("</body>", self.inject + "</body>", 1).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def serve(root: Path, inject: str = "") -> tuple[http.server.ThreadingHTTPServer, str]:
+    handler = partial(type("Handler", (QuietHandler,), {"inject": inject}), directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
@@ -78,7 +121,7 @@ def check_pages(html: Path, shots: Path) -> dict[str, list[str]]:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page = browser.new_page(viewport={"width": WINDOW[0], "height": WINDOW[1]})
             for file in sorted(html.rglob("*.html")):
                 rel = file.relative_to(html).as_posix()
                 if rel.startswith(("_", "genindex", "search")):
@@ -95,7 +138,7 @@ def check_pages(html: Path, shots: Path) -> dict[str, list[str]]:
 
 def check_pages_cli(html: Path, shots: Path) -> dict[str, list[str]]:
     """Without Playwright: Chromium's --dump-dom for checks and --screenshot for a tall PNG."""
-    server, base = serve(html)
+    server, base = serve(html, inject=WIDE_TABLES_PROBE)
     results: dict[str, list[str]] = {}
     exe = chromium()
     try:
@@ -106,7 +149,8 @@ def check_pages_cli(html: Path, shots: Path) -> dict[str, list[str]]:
             url = f"{base}/{rel}"
             common = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                       "--virtual-time-budget=8000"]
-            dom = subprocess.run(common + ["--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+            dom = subprocess.run(common + [f"--window-size={WINDOW[0]},{WINDOW[1]}", "--dump-dom", url],
+                                 capture_output=True, text=True, timeout=120).stdout
             results[rel] = problems_in_dom(dom, html, file) + unescaped_markup(file.read_text(encoding="utf-8"))
             subprocess.run(common + [f"--screenshot={shots / (rel.replace('/', '__') + '.png')}",
                                      "--window-size=1280,4000", url], capture_output=True, timeout=120)
@@ -127,7 +171,8 @@ def unescaped_markup(source: str) -> list[str]:
 
 def problems_in_dom(dom: str, html: Path, file: Path) -> list[str]:
     """The checks of CHECK_JS on a dumped DOM: images must exist on disk, no tracebacks/warnings/raw
-    math, no literal backticks outside code (Markdown glued into a text role)."""
+    math, no literal backticks outside code (Markdown glued into a text role), and the tables
+    WIDE_TABLES_PROBE found wider than the page."""
     problems = []
     for src in re.findall(r"<img[^>]+src=\"([^\"]+)\"", dom):
         if src.startswith(("http:", "https:", "data:")):
@@ -147,6 +192,8 @@ def problems_in_dom(dom: str, html: Path, file: Path) -> list[str]:
     prose = re.sub(r"<[^>]+>", "", re.sub(r"<(pre|code)\b.*?</\1>", "", rendered, flags=re.S))
     if tick := re.search(r"`[^`\n]{1,60}`", prose):  # a code span glued as plain text
         problems.append("unrendered Markdown: " + tick.group(0))
+    if probe := re.search(r'data-wide-tables="([^"]*)"', dom):  # WIDE_TABLES_PROBE's finding
+        problems += json.loads(unescape(probe.group(1)))
     return problems
 
 
