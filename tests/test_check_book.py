@@ -51,3 +51,10 @@ def test_tables_the_probe_found_too_wide_are_reported(tmp_path: Path) -> None:
     assert check_book.problems_in_dom(dom, tmp_path, tmp_path / "p.html") == ["table 40 px wider than the page: 比较"]
     assert check_book.problems_in_dom(dom.replace("[&quot;table 40 px wider than the page: 比较&quot;]", "[]"),
                                       tmp_path, tmp_path / "p.html") == []
+
+
+def test_run_pages_keep_their_archived_wide_tables_but_nothing_else() -> None:
+    wide = "table 639 px wider than the page: model | variant | dataset"
+    assert check_book.archived_layout("runs/cifar10-jpeg/main/resnet20-default-s0.html", wide)
+    assert not check_book.archived_layout("results.html", wide)
+    assert not check_book.archived_layout("runs/cifar10-jpeg/main/resnet20-default-s0.html", "visible traceback")
