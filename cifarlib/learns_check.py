@@ -54,8 +54,8 @@ def learns_sentence(checks: pd.DataFrame, follow_up: pd.DataFrame) -> str:
             text += "它在这个预算下没有达到判据；这能否靠更长的预算补上，本书还没有检验。"
             continue
         run = longer.iloc[0]
-        verdict = (f"通过了判据：{int(miss['epochs'])} 轮时没有达到，是预算太小，不是模型学不会" if run["learns"]
+        verdict = (f"通过了判据：它在学习，只是 {int(miss['epochs'])} 轮的预算对它太少" if run["learns"]
                    else "仍未通过判据")
-        text += (f"作为事后追加的检查（`fullcheck_long`），同一配方训练 {int(run['epochs'])} 轮后，"
-                 f"{_outcome(run)}：{verdict}。")
+        text += (f"作为事后追加的检查（`fullcheck_long`），同一配方训练 {int(run['epochs'])} 轮后"
+                 f"（{_outcome(run)}），{verdict}。")
     return text + f"测试 top-1 从 {checks['test_top1'].min():.2f}% 到 {checks['test_top1'].max():.2f}%。"

@@ -40,8 +40,8 @@ def test_sentence_reports_each_miss_and_what_the_follow_up_found() -> None:
     text = learns_sentence(checks, longer)
     assert text.startswith("已完成的 3 个完整尺寸模型中有 1 个通过了判据")
     assert "`mixer` 没有通过（训练损失从 2.223 到 2.167，测试 top-1 17.55%，判据要求至少 20%）" in text
-    assert "同一配方训练 10 轮后，训练损失从 2.200 到 1.800，测试 top-1 31.00%" in text
-    assert "通过了判据：3 轮时没有达到" in text
+    assert "同一配方训练 10 轮后（训练损失从 2.200 到 1.800，测试 top-1 31.00%，判据要求至少 20%），通过了判据" in text
+    assert "只是 3 轮的预算对它太少" in text
     assert "本书还没有检验" in text.split("`flat`")[1]  # no follow-up for flat
     assert text.endswith("测试 top-1 从 17.55% 到 40.00%。")
     failing = longer.assign(test_top1=15.0, learns=False)
