@@ -12,24 +12,28 @@ survive a family-wise error rate of 5 % and which are only hints.
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Sequence
 
 import pandas as pd
 
 from .models.iso import same_model
+from .models.registry import list_models
 from .report import STUDY_ABLATIONS, Ablation, ablation_table, format_interval, main_ablation, short_verdict
 from .stats import holm_adjust
 
 FAMILY_COLUMNS = ["comparison", "label", "pairs", "diff", "ci_low", "ci_high", "p_value", "significant",
                   "verdict", "same_as", "holm_p", "holm_significant"]
+MAIN_EXPERIMENTS = ("main", "main_iso")  # the main comparison's two sets, both against main's resnet20
 
 
 def study_comparisons(runs: pd.DataFrame, details: Sequence[dict] = ()) -> list[tuple[str, Ablation, pd.DataFrame]]:
     """Every comparison of the study as ``(name, ablation, ablation_table)``: main's grafts and the
     iso grafts against main's ``resnet20``, then :data:`cifarlib.report.STUDY_ABLATIONS` in order.
     Without ``details`` (per-image correctness) the tables skip the bootstrap view."""
-    named = [("main（对 resnet20）", main_ablation(runs)),
-             ("main_iso（对 resnet20）", main_ablation(runs, experiment="main_iso", reference_experiment="main"))]
+    named = [(f"{experiment}（对 resnet20）", main_ablation(runs, experiment=experiment, reference_experiment="main"))
+             for experiment in MAIN_EXPERIMENTS]
     named += [(a.title, a) for a in STUDY_ABLATIONS]
     return [(name, ablation, ablation_table(runs, list(details), ablation)) for name, ablation in named]
 
@@ -62,8 +66,23 @@ def comparison_family(named_tables: Sequence[tuple[str, Ablation, pd.DataFrame]]
 
 
 def _row_name(comparison: str, label: str) -> str:
-    """How prose and ``same_as`` name one row: the comparison, then the arm."""
-    return f"{comparison}中的 {label}"
+    """How prose and ``same_as`` name one row: the comparison, then the arm (a space unless the
+    label starts with a Han character, as Chinese typesetting spaces Han from Latin and Greek)."""
+    gap = "" if "\u4e00" <= label[:1] <= "\u9fff" else " "
+    return f"{comparison}中的{gap}{label}"
+
+
+@lru_cache(maxsize=1)
+def _model_name_pattern() -> re.Pattern[str]:
+    # longest first (eca_resnet20_iso before eca_resnet20); the study's experiments name comparisons
+    names = sorted([*list_models(), *MAIN_EXPERIMENTS], key=len, reverse=True)
+    return re.compile(r"(?<![\w`])(" + "|".join(map(re.escape, names)) + r")(?![\w`])")
+
+
+def code_model_names(text: str) -> str:
+    """Markdown: every registered model name and study experiment in ``text`` set as code, the way
+    the book's other sentences write them (``resnet20`` inside ``eca_resnet20`` is left alone)."""
+    return _model_name_pattern().sub(r"`\1`", text)
 
 
 def _distinct(family: pd.DataFrame) -> pd.DataFrame:
@@ -111,7 +130,7 @@ def family_sentence(family: pd.DataFrame, alpha: float = 0.05) -> str:
                  + "：它们应当作提示，需要更多种子才能确认。")
     else:
         text += "单独看显著的比较在校正后全部保留。"
-    return text
+    return code_model_names(text)
 
 
 def unconfirmed(family: pd.DataFrame) -> list[str]:
@@ -126,7 +145,7 @@ def family_headline(family: pd.DataFrame) -> str:
         return ""
     kept = distinct[distinct["holm_significant"]]
     names = "、".join(_call(r, with_p=False) for _, r in kept.iterrows())
-    return (f"连同消融实验，全书共有 {len(distinct)} 个能给出区间的比较，它们是同时做的；把它们当作一族、"
+    return code_model_names(f"连同消融实验，全书共有 {len(distinct)} 个能给出区间的比较，它们是同时做的；把它们当作一族、"
             "用 Holm 方法校正后，" + (f"仍然显著的只有 {names}" if len(kept) else "没有一个比较仍然显著")
             + "（见讨论与结论一章）。")
 
@@ -152,8 +171,9 @@ def repeats_sentence(family: pd.DataFrame) -> str:
     repeats = family[family["same_as"] != ""]
     if repeats.empty:
         return ""
-    pairs = "；".join(f"{_row_name(r['comparison'], r['label'])} 就是 {r['same_as']}" for _, r in repeats.iterrows())
-    return f"标为“重复”的行与前面某一行是同一比较（同一模型对同一参考），只计一次：{pairs}。"
+    pairs = "；".join(f"{_row_name(r['comparison'], r['label'])}{'' if r['label'].endswith('）') else ' '}就是 {r['same_as']}"
+                     for _, r in repeats.iterrows())
+    return code_model_names(f"标为“重复”的行与前面某一行是同一比较（同一模型对同一参考），只计一次：{pairs}。")
 
 
 def family_display(family: pd.DataFrame) -> pd.DataFrame:

@@ -46,15 +46,20 @@ def test_bare_less_than_in_html_is_unescaped_markup() -> None:
 
 
 def test_tables_the_probe_found_too_wide_are_reported(tmp_path: Path) -> None:
-    dom = ('<body data-wide-tables="[&quot;table 40 px wider than the page: 比较&quot;]">'
+    dom = ('<body data-wide-tables="[&quot;wide table: 40 px wider than the page: 比较&quot;]">'
            '<main><table><tr><th>比较</th></tr></table></main></body>')
-    assert check_book.problems_in_dom(dom, tmp_path, tmp_path / "p.html") == ["table 40 px wider than the page: 比较"]
-    assert check_book.problems_in_dom(dom.replace("[&quot;table 40 px wider than the page: 比较&quot;]", "[]"),
+    assert check_book.problems_in_dom(dom, tmp_path, tmp_path / "p.html") == ["wide table: 40 px wider than the page: 比较"]
+    assert check_book.problems_in_dom(dom.replace("[&quot;wide table: 40 px wider than the page: 比较&quot;]", "[]"),
                                       tmp_path, tmp_path / "p.html") == []
 
 
 def test_run_pages_keep_their_archived_wide_tables_but_nothing_else() -> None:
-    wide = "table 639 px wider than the page: model | variant | dataset"
+    wide = "wide table: 639 px wider than the page: model | variant | dataset"
     assert check_book.archived_layout("runs/cifar10-jpeg/main/resnet20-default-s0.html", wide)
     assert not check_book.archived_layout("results.html", wide)
     assert not check_book.archived_layout("runs/cifar10-jpeg/main/resnet20-default-s0.html", "visible traceback")
+
+
+def test_the_width_probe_writes_the_kind_archived_layout_recognises() -> None:
+    assert f"`{check_book.WIDE_TABLE}: ${{over}} px wider than the page" in check_book.WIDE_TABLES_JS
+    assert "%WIDE_TABLE%" not in check_book.WIDE_TABLES_PROBE + check_book.CHECK_JS

@@ -93,7 +93,7 @@ def test_holm_keeps_the_strong_call_and_demotes_the_marginal_one() -> None:
     text = family_sentence(family.reset_index())
     assert "4 个有区间的比较" in text and "csp_resnet20" in text.split("单独看显著")[0]
     assert "ghost_resnet20_iso" in text.split("单独看显著")[1]
-    assert "csp_resnet20（-5.00" in family_headline(family.reset_index())
+    assert "`csp_resnet20`（-5.00" in family_headline(family.reset_index())
 
 
 def test_family_display_says_which_calls_survive() -> None:
@@ -105,7 +105,24 @@ def test_family_display_says_which_calls_survive() -> None:
     assert shown.loc["eca_resnet20_iso", "校正后"] == "重复"
     assert repeats_sentence(comparison_family(study_comparisons(RUNS))).startswith(
         "标为“重复”的行与前面某一行是同一比较（同一模型对同一参考），只计一次："
-        "main_iso（对 resnet20）中的 eca_resnet20_iso 就是 main（对 resnet20）中的 eca_resnet20")
+        "`main_iso`（对 `resnet20`）中的 `eca_resnet20_iso` 就是 `main`（对 `resnet20`）中的 `eca_resnet20`")
+
+
+def test_model_names_are_set_as_code_once_and_whole() -> None:
+    from cifarlib.comparison_family import code_model_names
+
+    assert code_model_names("main_iso（对 resnet20）中的 eca_resnet20_iso") == \
+        "`main_iso`（对 `resnet20`）中的 `eca_resnet20_iso`"
+    assert code_model_names("`resnet20` 与 k=7、domain") == "`resnet20` 与 k=7、domain"  # no double ticks
+    assert code_model_names("resnet20x") == "resnet20x"  # not a registered name
+
+
+def test_a_label_starting_with_han_gets_no_space() -> None:
+    from cifarlib.comparison_family import _row_name
+
+    assert _row_name("ECA 开 / 关", "开（eca_resnet20）") == "ECA 开 / 关中的开（eca_resnet20）"
+    assert _row_name("Ghost 比例", "s=4") == "Ghost 比例中的 s=4"
+    assert _row_name("层缩放初值", "γ₀=1") == "层缩放初值中的 γ₀=1"
 
 
 def test_too_few_intervals_need_no_correction() -> None:

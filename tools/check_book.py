@@ -31,7 +31,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 WINDOW = (1280, 900)
-# tables that stick out of the page or of a scrolling box clipping them: columns a reader cannot see
+# tables that stick out of the page or of a scrolling box clipping them: columns a reader cannot see;
+# every such problem starts with WIDE_TABLE, which is how archived_layout recognises the kind
+WIDE_TABLE = "wide table"
 WIDE_TABLES_JS = r"""
 () => {
   const wide = [];
@@ -42,12 +44,12 @@ WIDE_TABLES_JS = r"""
     const over = Math.round(table.getBoundingClientRect().right - limit);
     if (over > 1) {
       const cells = [...table.querySelectorAll('th, td')].slice(0, 3).map((c) => c.textContent.trim());
-      wide.push(`table ${over} px wider than the page: ${cells.join(' | ').slice(0, 60)}`);
+      wide.push(`%WIDE_TABLE%: ${over} px wider than the page: ${cells.join(' | ').slice(0, 60)}`);
     }
   }
   return wide;
 }
-"""
+""".replace("%WIDE_TABLE%", WIDE_TABLE)
 # the CLI fallback cannot evaluate scripts, so the server adds this to every page and the dumped DOM carries the result
 WIDE_TABLES_PROBE = ("<script>addEventListener('load', () => setTimeout(() => { document.body.dataset.wideTables = "
                      f"JSON.stringify(({WIDE_TABLES_JS})()); }}, 300));</script>")
@@ -173,7 +175,7 @@ def archived_layout(page: str, problem: str) -> bool:
     """A wide table on a run page: those pages are the training notebooks exactly as they ran (one
     summary row of the record, in a box that scrolls), not layout the book can change without
     retraining; every other check still applies to them."""
-    return page.startswith("runs/") and problem.startswith("table ") and " wider than the page" in problem
+    return page.startswith("runs/") and problem.startswith(WIDE_TABLE + ":")
 
 
 def problems_in_dom(dom: str, html: Path, file: Path) -> list[str]:
