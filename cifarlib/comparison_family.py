@@ -65,11 +65,20 @@ def comparison_family(named_tables: Sequence[tuple[str, Ablation, pd.DataFrame]]
     return family.drop(columns="_key")
 
 
+def _is_han_or_fullwidth(char: str) -> bool:
+    return "\u4e00" <= char <= "\u9fff" or "\u3000" <= char <= "\u303f" or "\uff00" <= char <= "\uffef"
+
+
+def _spaced(left: str, right: str) -> str:
+    """``left + right`` with a space where Han text meets Latin or Greek (as Chinese typesetting
+    spaces them), none next to a Han character or full-width bracket on both sides."""
+    both_han = _is_han_or_fullwidth(left[-1:]) and _is_han_or_fullwidth(right[:1])
+    return f"{left}{'' if both_han else ' '}{right}"
+
+
 def _row_name(comparison: str, label: str) -> str:
-    """How prose and ``same_as`` name one row: the comparison, then the arm (a space unless the
-    label starts with a Han character, as Chinese typesetting spaces Han from Latin and Greek)."""
-    gap = "" if "\u4e00" <= label[:1] <= "\u9fff" else " "
-    return f"{comparison}中的{gap}{label}"
+    """How prose and ``same_as`` name one row: the comparison, then the arm."""
+    return _spaced(f"{comparison}中的", label)
 
 
 @lru_cache(maxsize=1)
@@ -171,7 +180,7 @@ def repeats_sentence(family: pd.DataFrame) -> str:
     repeats = family[family["same_as"] != ""]
     if repeats.empty:
         return ""
-    pairs = "；".join(f"{_row_name(r['comparison'], r['label'])}{'' if r['label'].endswith('）') else ' '}就是 {r['same_as']}"
+    pairs = "；".join(_spaced(_row_name(r["comparison"], r["label"]), f"就是 {r['same_as']}")
                      for _, r in repeats.iterrows())
     return code_model_names(f"标为“重复”的行与前面某一行是同一比较（同一模型对同一参考），只计一次：{pairs}。")
 

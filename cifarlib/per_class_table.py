@@ -23,10 +23,8 @@ def short_headers(models: list[str]) -> tuple[dict[str, str], str]:
     """Column headers without the backbone suffix the grafts share, and that suffix ("" when the
     models have no single shared suffix or shortening would make two headers equal)."""
     suffixes = {m.group(1) for name in models if (m := _BACKBONE_SUFFIX.search(name))}
-    if len(suffixes) != 1:
-        return {name: name for name in models}, ""
     short = {name: _BACKBONE_SUFFIX.sub("", name) for name in models}
-    if len(set(short.values())) < len(models):
+    if len(suffixes) != 1 or len(set(short.values())) < len(models):
         return {name: name for name in models}, ""
     return short, suffixes.pop()
 

@@ -1,4 +1,4 @@
-"""The per-class table's layout: CIFAR-10 a model per row, CIFAR-100 a class per row with wrapping headers."""
+"""The per-class table's layout: CIFAR-10 a model per row, CIFAR-100 a class per row under short model headers."""
 from __future__ import annotations
 
 import re
