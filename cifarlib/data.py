@@ -87,6 +87,24 @@ class DataError(ValueError):
     """A data file exists but cannot be read; the message names the file (and zip member)."""
 
 
+class NotGeneratedError(FileExistsError):
+    """:func:`write_generated_cifar100` was asked to replace a folder it did not write."""
+
+
+def _refuse_foreign(target: Path) -> None:
+    """Raise :class:`NotGeneratedError` when ``target`` holds files but no generated-data marker:
+    it may be the real data set or the user's own files, which generated data must never replace."""
+    if target.is_dir() and not (target / GENERATED_MARKER).exists() and any(target.iterdir()):
+        raise NotGeneratedError(
+            f"{target} holds files that generate-data did not write (no {GENERATED_MARKER} marker); "
+            "it may be the real data set, so nothing was changed. Pass another folder "
+            "(python -m cifarlib generate-data OTHER_DIR, or the preset's data_root), or move "
+            f"'{target.name}' out of the way first")
+    if target.exists() and not target.is_dir():
+        raise NotGeneratedError(f"{target} is a file, not a data folder; nothing was changed. "
+                                "Pass another folder or move that file out of the way first")
+
+
 # --------------------------------------------------------------------------- data set specs
 
 
@@ -578,10 +596,14 @@ def write_generated_cifar100(
     ``filenames``; meta ``fine_label_names``/``coarse_label_names``), so torchvision's
     ``CIFAR100`` reads them. Each class is a fixed random colour pattern plus noise, so a model
     can learn it. A ``GENERATED.json`` marker records how they were made. Returns the folder.
+
+    A non-empty ``cifar-100-python`` folder without that marker (the real data set, say) is
+    never replaced: :class:`NotGeneratedError` names it and the fix.
     """
     # Written into a private folder and renamed into place, so that a concurrent reader (two
     # sweep workers preparing the same preset) sees either nothing or the complete set.
     target = cifar_folder(root, "cifar100")
+    _refuse_foreign(target)
     folder = target.with_name(f".{target.name}.tmp{os.getpid()}")
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -619,7 +641,12 @@ def write_generated_cifar100(
     if existing.exists() and existing.read_text() == marker:  # the same set is already in place
         shutil.rmtree(folder, ignore_errors=True)
         return target
-    if target.exists():
+    try:
+        _refuse_foreign(target)  # again: the folder may have appeared while we wrote
+    except NotGeneratedError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    if (target / GENERATED_MARKER).exists():  # an older generated set: replaced
         shutil.rmtree(target)
     try:
         os.replace(folder, target)

