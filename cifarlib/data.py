@@ -144,13 +144,24 @@ def _cifar_name(kind: str, generated: bool) -> str:
     return f"{kind}-generated" if generated else kind
 
 
+def folder_name(location: str | os.PathLike) -> str:
+    """The name of a folder data set: its directory's or zip's stem once ``.`` and ``..`` are
+    resolved (``folder:X/..`` is named after X's parent, never ``..``), so that the name, which
+    becomes a results folder, stays one plain folder name; ``ValueError`` when there is none."""
+    name = Path(os.path.abspath(Path(location).expanduser())).stem
+    if not name or set(name) == {"."}:
+        raise ValueError(f"bad value for dataset: 'folder:{location}' has no usable name ({name!r}); "
+                         "point it at a directory or .zip with a name, e.g. folder:data/my_images")
+    return name
+
+
 def dataset_name(spec: str, root: str | os.PathLike = "data") -> str:
     """The name the data set of ``spec`` gets when loaded (without loading it), which also
     names its results folder: ``cifar100``, ``cifar100-generated``, ``cifar10`` or a
     folder/zip's stem (``cifar10-jpeg``)."""
     parsed = parse_dataset_spec(spec)
     if parsed.is_folder:
-        return Path(parsed.location).stem
+        return folder_name(parsed.location)
     return _cifar_name(parsed.kind, is_generated(root, parsed.kind))
 
 
@@ -436,8 +447,9 @@ def load_image_folder(location: str | os.PathLike, cache_dir: Path | None = None
     an added, removed or changed image triggers a fresh decode."""
     path = Path(location).expanduser()
     _require_folder(path)
+    name = folder_name(path)
     key = folder_content_key(path)
-    cache = (cache_dir or default_cache_dir()) / f"folder-{path.stem}-{key}.pt"
+    cache = (cache_dir or default_cache_dir()) / f"folder-{name}-{key}.pt"
     tensors = None
     if cache.exists():
         try:
@@ -448,7 +460,7 @@ def load_image_folder(location: str | os.PathLike, cache_dir: Path | None = None
     if fresh:
         tensors = _decode_folder(path)
     dataset = TensorDataset(
-        name=path.stem, train_x=tensors["train_x"], train_y=tensors["train_y"],
+        name=name, train_x=tensors["train_x"], train_y=tensors["train_y"],
         test_x=tensors["test_x"], test_y=tensors["test_y"], classes=list(tensors["classes"]),
         mean=tuple(tensors["mean"]), std=tuple(tensors["std"]), source=portable_path(path),
         info={"generated": False, **({} if fresh else {"fingerprint": tensors["fingerprint"]})},

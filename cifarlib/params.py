@@ -12,6 +12,7 @@ by ``tools/make_train_notebook.py`` (a test keeps them in sync), so no field can
 from __future__ import annotations
 
 import difflib
+import re
 import typing
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
@@ -60,6 +61,19 @@ RUN_FIELDS: dict[str, tuple[type, Any, str]] = {
     "overwrite": (bool, False, "retrain and replace an existing record"),
     "restart": (bool, False, "discard an existing checkpoint and start afresh"),
 }
+
+
+_NAME = re.compile(r"^[A-Za-z0-9_.]+$")
+
+
+def check_name(label: str, value: str) -> None:
+    """A variant or experiment name becomes a file or folder name: letters, digits, '_' and '.',
+    and not only dots ('.' and '..' would name the folder itself or its parent)."""
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise ValueError(f"bad value for {label}: {value!r}; allowed: letters, digits, '_' and '.'")
+    if set(value) == {"."}:
+        raise ValueError(f"bad value for {label}: {value!r}; a name made only of dots would file the "
+                         "run outside its folder: use letters, digits, '_' and '.'")
 
 
 @dataclass(frozen=True)
@@ -136,6 +150,9 @@ def parse_run_parameters(values: dict[str, Any]) -> RunSpec:
     run_values = {k: v for k, v in values.items() if k in RUN_FIELDS}
     for name, value in run_values.items():
         check_field_type(name, value, RUN_FIELDS[name][0])
+    for name in ("experiment", "variant"):
+        if name in run_values:
+            check_name(name, run_values[name])
     config = TrainConfig(**config_values)
     config.validate()  # types and values of every field, before anything is loaded
     return RunSpec(config=config, **run_values)

@@ -13,13 +13,25 @@ from pathlib import Path
 import pytest
 
 from cifarlib.__main__ import main
-from cifarlib.data import GENERATED_MARKER, NotGeneratedError, is_generated, write_generated_cifar100
+from cifarlib.data import (GENERATED_MARKER, NotGeneratedError, is_generated, load_image_folder,
+                           write_generated_cifar100)
+from cifarlib.engine import TrainConfig
+from cifarlib.params import parse_run_parameters
+from cifarlib.runner import dataset_tag, inside_root, run_paths
+from test_faults import quick, write_folder  # the first round's tiny image folders and configs
 
 
 @pytest.fixture(autouse=True)
 def keep_cwd(monkeypatch: pytest.MonkeyPatch) -> None:
     """``main`` changes to the repository root; restore the working directory after each test."""
     monkeypatch.chdir(Path.cwd())
+
+
+@pytest.fixture()
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tiny two-class image folder data set named 'good' (the decoded cache under tmp_path)."""
+    monkeypatch.setenv("CIFARLIB_CACHE", str(tmp_path / "cache"))
+    return write_folder(tmp_path / "good")
 
 
 # 2 ------------------------------------------------------------------------------------------
@@ -45,3 +57,29 @@ def test_generate_data_still_replaces_its_own_files(tmp_path: Path) -> None:
     write_generated_cifar100(tmp_path, 3, 1, seed=1)  # another generated set replaces the old one
     assert is_generated(tmp_path, "cifar100")
     assert '"seed": 1' in (tmp_path / "cifar-100-python" / GENERATED_MARKER).read_text()
+
+
+# 4 ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,value", [("experiment", ".."), ("experiment", "."), ("variant", "..."),
+                                        ("variant", "../x")])
+def test_names_made_of_dots_or_paths_are_refused(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=f"bad value for {name}"):
+        parse_run_parameters({name: value})
+
+
+def test_a_dataset_tag_with_dots_is_resolved_inside_the_results_folder(tmp_path: Path, folder: Path) -> None:
+    spec = f"folder:{folder}/train/.."  # the data set 'good', reached through one of its folders
+    assert dataset_tag(spec) == "good" and load_image_folder(f"{folder}/train/..").name == "good"
+    paths = run_paths(TrainConfig(dataset=spec), "e", "default", tmp_path / "r", tmp_path / "c", tmp_path / "n")
+    for path, root in zip((paths.record, paths.checkpoint, paths.notebook), ("r", "c", "n")):
+        assert path.parent.parent.name == "good" and path.is_relative_to(tmp_path / root)
+    with pytest.raises(ValueError, match="bad value for dataset: 'folder:/'"):
+        dataset_tag("folder:/")
+
+
+def test_an_output_path_outside_its_root_is_refused_naming_the_parameter(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not inside checkpoint_dir"):
+        inside_root(tmp_path / "ckpt" / "data" / ".." / ".." / "x.pt", tmp_path / "ckpt", "checkpoint_dir")
+    assert inside_root(tmp_path / "r" / "a" / "x.json", tmp_path / "r", "results_dir") == tmp_path / "r" / "a" / "x.json"
