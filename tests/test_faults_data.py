@@ -8,6 +8,7 @@ its run only; 12 ``train -p results_dir/checkpoint_dir``; 14 disk full; 16 small
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,12 @@ from cifarlib.data import (GENERATED_MARKER, NotGeneratedError, is_generated, lo
                            write_generated_cifar100)
 from cifarlib.engine import TrainConfig
 from cifarlib.params import parse_run_parameters
+from cifarlib.results import RecordError, load_details, load_runs, read_record
 from cifarlib.runner import dataset_tag, inside_root, run_paths
+from cifarlib.sweep import record_is_done
 from test_faults import quick, write_folder  # the first round's tiny image folders and configs
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -83,3 +88,67 @@ def test_an_output_path_outside_its_root_is_refused_naming_the_parameter(tmp_pat
     with pytest.raises(ValueError, match="not inside checkpoint_dir"):
         inside_root(tmp_path / "ckpt" / "data" / ".." / ".." / "x.pt", tmp_path / "ckpt", "checkpoint_dir")
     assert inside_root(tmp_path / "r" / "a" / "x.json", tmp_path / "r", "results_dir") == tmp_path / "r" / "a" / "x.json"
+
+
+# 9 ------------------------------------------------------------------------------------------
+
+
+def committed_record() -> dict:
+    """A real record of the repository (a CIFAR-10 JPEG run), to damage one field at a time."""
+    path = sorted((REPO / "results").glob("cifar10-jpeg/*/*.json"))[0]
+    return json.loads(path.read_text())
+
+
+def file_record(results: Path, record: dict, dataset: str | None = None) -> Path:
+    path = results / (dataset or record["dataset"]) / record["experiment"] / f"{record['run']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record))
+    return path
+
+
+def nan_top1(r: dict) -> None:
+    r["final"]["test_top1"] = float("nan")
+
+
+@pytest.mark.parametrize("damage,words", [
+    (nan_top1, "test_top1 is nan, not a finite percentage"),
+    (lambda r: r["final"].update(test_top1=250.0), "test_top1 is 250.0"),
+    (lambda r: r.pop("data"), "lacks keys ['data']"),
+    (lambda r: r.pop("model_info"), "lacks keys ['model_info']"),
+    (lambda r: r["model_info"].pop("flops"), "section 'model_info' lacks ['flops']"),
+    (lambda r: r["per_class_accuracy"].update(airplane=-3.0), "per_class_accuracy of ['airplane']"),
+])
+def test_a_bad_record_is_refused_on_read_naming_the_file_and_why(tmp_path: Path, damage, words: str) -> None:
+    record = committed_record()
+    damage(record)
+    path = file_record(tmp_path / "results", record)
+    with pytest.raises(RecordError) as err:
+        load_runs(tmp_path / "results")  # the book: refused by name, never a bare KeyError
+    assert str(path) in str(err.value) and words in str(err.value)
+    logged: list[str] = []
+    assert not record_is_done(path, log=logged.append)  # a sweep: moved aside, its run trained again
+    assert path.with_name(path.name + ".corrupt").exists() and str(path.name) in logged[0]
+
+
+def test_a_record_filed_under_another_data_set_is_refused(tmp_path: Path) -> None:
+    record = committed_record()  # a CIFAR-10 record ...
+    path = file_record(tmp_path / "results", record, dataset="cifar100")  # ... in the CIFAR-100 folder
+    with pytest.raises(RecordError, match=f"{path}.*belongs at cifar10-jpeg/"):
+        load_runs(tmp_path / "results")
+    record["dataset"] = "cifar100"  # relabelled to match its folder: its data and classes say otherwise
+    file_record(tmp_path / "results", record)
+    with pytest.raises(RecordError, match="filed under dataset 'cifar100' but its data is 'cifar10-jpeg'"):
+        read_record(path)
+
+
+def test_a_record_missing_a_field_the_book_reads_names_the_file(tmp_path: Path) -> None:
+    record = committed_record()
+    del record["throughput"]["amp"], record["provenance"]["device"]
+    path = file_record(tmp_path / "results", record)
+    with pytest.raises(RecordError, match=f"{path}.*section 'provenance' lacks \\['device'\\]"):
+        load_runs(tmp_path / "results")
+    del record["wall_time_s"]
+    record["provenance"]["device"] = "cpu"
+    file_record(tmp_path / "results", record)
+    with pytest.raises(RecordError, match="wall_time_s"):
+        load_details(tmp_path / "results")
