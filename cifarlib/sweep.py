@@ -208,7 +208,8 @@ def execute_train_notebook(
 ) -> Path:
     """Execute train.ipynb with ``parameters``; the executed copy lands at ``notebook_path``
     only if every cell succeeded (papermill writes under ``<checkpoint_dir>/running/`` first,
-    where a failed run's notebook stays for inspection)."""
+    where a failed run's notebook stays for inspection). A failed cell or a dead kernel (an
+    out-of-memory kill) raises :class:`RunFailedError`: that run fails, a sweep goes on."""
     import papermill as pm
 
     # The unfinished copy stays out of book/ (the book globs runs/), next to the checkpoints,
@@ -228,6 +229,11 @@ def execute_train_notebook(
                             kernel_name="python3", progress_bar=False)
     except pm.PapermillExecutionError as err:
         raise RunFailedError(f"{err.ename}: {err.evalue} (executed notebook kept at {tmp})") from None
+    except (RuntimeError, TimeoutError) as err:  # nbclient's DeadKernelError, "Kernel died", timeouts
+        raise RunFailedError(
+            f"the notebook kernel died or stopped answering ({type(err).__name__}: {err}); the usual "
+            "cause is running out of memory (try a smaller batch_size, or fewer workers per machine). "
+            f"Its checkpoint is kept, so a rerun resumes it; the notebook so far, if any, is at {tmp}") from None
     if not env.is_main:
         tmp.unlink()
         return notebook_path

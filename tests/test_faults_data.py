@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cifarlib.__main__ import main
 from cifarlib.data import (GENERATED_MARKER, NotGeneratedError, is_generated, load_image_folder,
@@ -19,8 +20,9 @@ from cifarlib.data import (GENERATED_MARKER, NotGeneratedError, is_generated, lo
 from cifarlib.engine import TrainConfig
 from cifarlib.params import parse_run_parameters
 from cifarlib.results import RecordError, load_details, load_runs, read_record
-from cifarlib.runner import dataset_tag, inside_root, run_paths
-from cifarlib.sweep import record_is_done
+from cifarlib.paths import TRAIN_NOTEBOOK
+from cifarlib.runner import dataset_tag, inside_root, run_paths, run_spec
+from cifarlib.sweep import record_is_done, run_sweep
 from test_faults import quick, write_folder  # the first round's tiny image folders and configs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -152,3 +154,46 @@ def test_a_record_missing_a_field_the_book_reads_names_the_file(tmp_path: Path) 
     file_record(tmp_path / "results", record)
     with pytest.raises(RecordError, match="wall_time_s"):
         load_details(tmp_path / "results")
+
+
+# 10 and 12: papermill faked in-process (the notebook's own call, run_spec, trains for real) --
+
+
+def fake_papermill(monkeypatch: pytest.MonkeyPatch, die_for: tuple[int, ...] = ()) -> list[dict]:
+    """Replace papermill's ``execute_notebook`` by one that trains in this process as
+    ``train.ipynb`` would (``run_spec`` of the parsed parameters) and writes a copy of the
+    notebook as its output; calls numbered in ``die_for`` raise nbclient's ``DeadKernelError``
+    as papermill does when the kernel is killed. Returns the parameters of every call."""
+    import papermill as pm
+    from nbclient.exceptions import DeadKernelError
+
+    calls: list[dict] = []
+
+    def execute_notebook(input_path: str, output_path: str, parameters: dict, **_kw) -> None:
+        calls.append(dict(parameters))
+        if len(calls) in die_for:
+            raise DeadKernelError("Kernel died")
+        run_spec(parse_run_parameters(parameters), progress=False, log=lambda *_: None)
+        Path(output_path).write_bytes(TRAIN_NOTEBOOK.read_bytes())
+
+    monkeypatch.setattr(pm, "execute_notebook", execute_notebook)
+    return calls
+
+
+def test_a_dead_kernel_fails_its_run_and_the_sweep_goes_on(tmp_path: Path, folder: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = dict(epochs=1, batch_size=4, eval_batch_size=8, lr=0.05, amp="off", channels_last="off",
+                    device="cpu", label_smoothing=0.0)
+    plan = {"presets": {"p": {"dataset": f"folder:{folder}", "settings": settings,
+                              "groups": [{"experiment": "e", "models": ["resnet20"], "seeds": [0, 1]}]}}}
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan))
+    calls = fake_papermill(monkeypatch, die_for=(1,))
+    dirs = dict(results_dir=tmp_path / "r", checkpoint_dir=tmp_path / "c", runs_dir=tmp_path / "n")
+    logged: list[str] = []
+    with pytest.raises(RuntimeError, match="1 run\\(s\\) failed: resnet20-default-s0; the others finished"):
+        run_sweep("p", tmp_path / "plan.yaml", log=logged.append, **dirs)
+    assert len(calls) == 2  # the second run was started after the first one's kernel died
+    failed = next(line for line in logged if line.startswith("FAILED"))
+    assert "resnet20-default-s0" in failed and "kernel died" in failed and "DeadKernelError" in failed
+    assert [p.name for p in (tmp_path / "r").rglob("*.json")] == ["resnet20-default-s1.json"]
+    assert [p.name for p in (tmp_path / "n").rglob("*.ipynb")] == ["resnet20-default-s1.ipynb"]
