@@ -43,7 +43,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from .data import check_available
     from .distributed import is_main_process
     from .params import parse_run_parameters
-    from .paths import repo_path
+    from .paths import DEFAULT_CHECKPOINT_DIR, DEFAULT_RESULTS_DIR, DEFAULT_RUNS_DIR, repo_path
     from .runner import run_paths
     from .sweep import execute_train_notebook
 
@@ -51,10 +51,26 @@ def _cmd_train(args: argparse.Namespace) -> None:
     spec = parse_run_parameters(params)  # unknown names, types and values fail here
     config = spec.config
     check_available(config.dataset, repo_path(config.data_root), config.download)
-    paths = run_paths(config, spec.experiment, spec.variant, args.results_dir, args.checkpoint_dir, args.runs_dir)
-    out = execute_train_notebook(params, paths.notebook, args.results_dir, args.checkpoint_dir)
+    results_dir = _train_folder(args.results_dir, params, "results_dir", DEFAULT_RESULTS_DIR)
+    checkpoint_dir = _train_folder(args.checkpoint_dir, params, "checkpoint_dir", DEFAULT_CHECKPOINT_DIR)
+    runs_dir = args.runs_dir or DEFAULT_RUNS_DIR
+    paths = run_paths(config, spec.experiment, spec.variant, results_dir, checkpoint_dir, runs_dir)
+    out = execute_train_notebook(params, paths.notebook, results_dir, checkpoint_dir)
     if is_main_process():
         print(f"record:   {paths.record}\nnotebook: {out}")
+
+
+def _train_folder(flag: Path | None, params: dict, name: str, default: Path) -> Path:
+    """Where ``train`` files a run: ``--results-dir`` (or ``--checkpoint-dir``) or the same
+    ``-p results_dir`` (relative to the repository root), else the default; both given and
+    different is an error naming the two."""
+    from .paths import repo_path
+
+    given = params.get(name)
+    from_param = repo_path(given).resolve() if given is not None else None
+    if flag is not None and from_param is not None and flag != from_param:
+        raise ValueError(f"--{name.replace('_', '-')} {flag} and -p {name} {given} disagree: give only one")
+    return flag or from_param or default
 
 
 def _cmd_sweep(args: argparse.Namespace) -> None:
@@ -97,15 +113,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="also write the table to this CSV file")
     p.set_defaults(func=_cmd_models)
 
-    def add_dirs(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR)
-        p.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_CHECKPOINT_DIR)
-        p.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
+    def add_dirs(p: argparse.ArgumentParser, defaults: bool = True) -> None:
+        """The output folders; ``train`` leaves them unset so that ``-p results_dir`` and
+        ``-p checkpoint_dir`` count too (see :func:`_train_folder`)."""
+        also = "" if defaults else " (or -p NAME PATH; default under the repository)"
+        p.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR if defaults else None,
+                       help="where records go" + also.replace("NAME", "results_dir"))
+        p.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_CHECKPOINT_DIR if defaults else None,
+                       help="where checkpoints go" + also.replace("NAME", "checkpoint_dir"))
+        p.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR if defaults else None,
                        help="where executed notebooks are filed")
 
     p = sub.add_parser("train", help="train one model through notebooks/train.ipynb")
     p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
-    add_dirs(p)
+    add_dirs(p, defaults=False)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("sweep", help="run a preset of the experiment plan (resumable)")

@@ -197,3 +197,22 @@ def test_a_dead_kernel_fails_its_run_and_the_sweep_goes_on(tmp_path: Path, folde
     assert "resnet20-default-s0" in failed and "kernel died" in failed and "DeadKernelError" in failed
     assert [p.name for p in (tmp_path / "r").rglob("*.json")] == ["resnet20-default-s1.json"]
     assert [p.name for p in (tmp_path / "n").rglob("*.ipynb")] == ["resnet20-default-s1.ipynb"]
+
+
+def test_train_honours_results_dir_and_checkpoint_dir_parameters(tmp_path: Path, folder: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    calls = fake_papermill(monkeypatch)
+    params = dict(dataset=f"folder:{folder}", epochs=1, batch_size=4, eval_batch_size=8, amp="off",
+                  channels_last="off", device="cpu", experiment="e", results_dir=str(tmp_path / "X"),
+                  checkpoint_dir=str(tmp_path / "Y"))
+    argv = ["train", *(a for k, v in params.items() for a in ("-p", k, str(v))), "--runs-dir", str(tmp_path / "n")]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert calls[0]["results_dir"] == str(tmp_path / "X") and calls[0]["checkpoint_dir"] == str(tmp_path / "Y")
+    assert [p.relative_to(tmp_path) for p in (tmp_path / "X").rglob("*.json")] == [
+        Path("X/good/e/resnet20-default-s0.json")]
+    assert [p.relative_to(tmp_path) for p in (tmp_path / "Y").rglob("*.pt")] == [Path("Y/good/e/resnet20-default-s0.pt")]
+    assert f"record:   {tmp_path / 'X' / 'good' / 'e'}" in capsys.readouterr().out
+    assert not (REPO / "results" / "good").exists()
+    assert main([*argv, "--results-dir", str(tmp_path / "Z")]) == 2  # two different answers: refused
+    assert "--results-dir" in capsys.readouterr().err and len(calls) == 1
