@@ -249,7 +249,7 @@ class EvalResult:
     loss: float
     top1: float  # percent
     top5: float  # percent
-    per_class: list[float]  # percent, one per class
+    per_class: list[float | None]  # percent, one per class; None for a class without test images
     images: int
     confusion: list[list[int]] = field(default_factory=list)  # [true class][predicted class]
     correct: torch.Tensor | None = None  # per test image, in test-set order
@@ -304,7 +304,9 @@ def evaluate(
     loss_sum, correct1, correct5 = sums[0], sums[1], sums[2]
     class_correct, class_total = sums[3:3 + num_classes], sums[3 + num_classes:]
     n = int(class_total.sum().item())
-    per_class = (100 * class_correct / class_total.clamp(min=1)).tolist()
+    # a class without test images has no accuracy (None), not 0 %
+    accuracy = (100 * class_correct / class_total.clamp(min=1)).tolist()
+    per_class = [a if t > 0 else None for a, t in zip(accuracy, class_total.tolist())]
     return EvalResult(
         loss=loss_sum.item() / n, top1=100 * correct1.item() / n, top5=100 * correct5.item() / n,
         per_class=per_class, images=n,

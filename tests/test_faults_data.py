@@ -9,19 +9,26 @@ its run only; 12 ``train -p results_dir/checkpoint_dir``; 14 disk full; 16 small
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
+from PIL import Image
+
+from cifarlib import data as data_module
 
 from cifarlib.__main__ import main
-from cifarlib.data import (GENERATED_MARKER, NotGeneratedError, is_generated, load_image_folder,
+from cifarlib.data import (GENERATED_MARKER, DataError, NotGeneratedError, is_generated, load_image_folder,
                            write_generated_cifar100)
 from cifarlib.engine import TrainConfig
 from cifarlib.params import parse_run_parameters
-from cifarlib.results import RecordError, load_details, load_runs, read_record
+from cifarlib.results import RecordError, load_details, load_per_class, load_runs, read_record
 from cifarlib.paths import TRAIN_NOTEBOOK
-from cifarlib.runner import dataset_tag, inside_root, run_paths, run_spec
+from cifarlib.runner import dataset_tag, inside_root, run_paths, run_spec, run_training
 from cifarlib.sweep import record_is_done, run_sweep
 from test_faults import quick, write_folder  # the first round's tiny image folders and configs
 
@@ -216,3 +223,95 @@ def test_train_honours_results_dir_and_checkpoint_dir_parameters(tmp_path: Path,
     assert not (REPO / "results" / "good").exists()
     assert main([*argv, "--results-dir", str(tmp_path / "Z")]) == 2  # two different answers: refused
     assert "--results-dir" in capsys.readouterr().err and len(calls) == 1
+
+
+# 8 ------------------------------------------------------------------------------------------
+
+
+def test_a_second_data_set_at_another_depth_is_refused_naming_both(folder: Path) -> None:
+    write_folder(folder / "backup_2023", per_class=2)  # backup_2023/train/<class>/ beside train/<class>/
+    with pytest.raises(DataError, match=r"more than one data set: 'backup_2023' and '\.'.*move the other"):
+        load_image_folder(folder)
+
+
+def test_a_symlinked_class_folder_is_followed(tmp_path: Path, folder: Path) -> None:
+    elsewhere = tmp_path / "elsewhere" / "c1"
+    (folder / "train" / "c1").rename(elsewhere.parent.mkdir() or elsewhere)
+    (folder / "train" / "c1").symlink_to(elsewhere, target_is_directory=True)
+    data = load_image_folder(folder)
+    assert data.classes == ["c0", "c1"] and len(data.train_y) == 12 and int(data.train_y.sum()) == 6
+    (folder / "train" / "c0" / "loop").symlink_to(folder / "train", target_is_directory=True)
+    with pytest.raises(DataError, match="loop.*symlink loop"):
+        load_image_folder(folder)
+
+
+def test_splits_of_different_image_sizes_are_refused_naming_split_and_sizes(tmp_path: Path) -> None:
+    root = write_folder(tmp_path / "mixed", size=28)
+    shutil.rmtree(root / "test")
+    write_folder(tmp_path / "small", size=24)
+    (tmp_path / "small" / "test").rename(root / "test")
+    with pytest.raises(DataError, match="test image test/c0/000.png .* is 24x24, but the training images are 28x28"):
+        load_image_folder(root)
+
+
+def test_a_class_without_test_images_has_no_accuracy(tmp_path: Path, folder: Path) -> None:
+    for image in (folder / "test" / "c1").iterdir():
+        image.unlink()
+    record = run_training(quick(f"folder:{folder}"), "faults", results_dir=tmp_path / "results",
+                          checkpoint_dir=tmp_path / "ckpt", progress=False)
+    assert record["per_class_accuracy"]["c1"] is None and record["per_class_accuracy"]["c0"] is not None
+    per_class = load_per_class(tmp_path / "results")  # the record reads back; the book sees NaN
+    assert per_class.set_index("class")["accuracy"].isna().to_dict() == {"c0": False, "c1": True}
+
+
+def zip_folder(folder: Path, archive: Path, name=lambda rel: rel.as_posix()) -> Path:
+    with zipfile.ZipFile(archive, "w") as z:
+        for p in sorted(folder.rglob("*.png")):
+            z.write(p, name(p.relative_to(folder)))
+    return archive
+
+
+def test_a_huge_zip_member_is_refused_before_it_is_read(tmp_path: Path, folder: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = zip_folder(folder, tmp_path / "bomb.zip")
+    with zipfile.ZipFile(archive, "a", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("train/c0/zeros.png", bytes(4 * 2**20))  # 4 MiB of zeros, a few KiB compressed
+    monkeypatch.setattr(data_module, "MAX_IMAGE_BYTES", 2**20)
+    reads: list[str] = []
+    original = zipfile.ZipFile.read
+    monkeypatch.setattr(zipfile.ZipFile, "read", lambda self, name, pwd=None: reads.append(name) or original(self, name, pwd))
+    with pytest.raises(DataError, match=f"train/c0/zeros.png in {archive} is 4194304 bytes uncompressed.*nothing of it was read"):
+        load_image_folder(archive)
+    assert "train/c0/zeros.png" not in reads
+
+
+@pytest.mark.parametrize("limit,words", [("ours", "declares 28x28 pixels, over the limit of 100"),
+                                         ("pil", "is a decompression bomb")])
+def test_an_image_declaring_too_many_pixels_is_refused_naming_it(tmp_path: Path, folder: Path, limit: str, words: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = zip_folder(folder, tmp_path / "pixels.zip")
+    if limit == "ours":
+        monkeypatch.setattr(data_module, "MAX_IMAGE_PIXELS", 100)
+    else:  # Pillow's own check, at twice its limit, fires while the header is read
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)
+    with pytest.raises(DataError, match=f"image train/c0/000.png in {archive} {words}"):
+        load_image_folder(archive)
+
+
+def test_a_zip_with_backslash_paths_is_read_as_paths(tmp_path: Path, folder: Path) -> None:
+    archive = zip_folder(folder, tmp_path / "windows.zip", name=lambda rel: "\\".join(rel.parts))
+    assert "train\\c0\\000.png" in zipfile.ZipFile(archive).namelist()
+    data = load_image_folder(archive)
+    assert data.classes == ["c0", "c1"] and data.fingerprint == load_image_folder(folder).fingerprint
+
+
+def test_an_image_rewritten_in_place_with_the_same_size_and_mtime_is_decoded_again(folder: Path) -> None:
+    image = folder / "train" / "c0" / "zz.bmp"  # BMP: the file size depends on the image size only
+    Image.fromarray(np.zeros((28, 28), np.uint8), mode="L").save(image)
+    before = load_image_folder(folder)
+    stat = image.stat()
+    Image.fromarray(np.full((28, 28), 255, np.uint8), mode="L").save(image)
+    os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert image.stat().st_size == stat.st_size and image.stat().st_mtime_ns == stat.st_mtime_ns
+    after = load_image_folder(folder)
+    assert after.fingerprint != before.fingerprint and int(after.train_x.max()) == 255
