@@ -8,6 +8,7 @@ its run only; 12 ``train -p results_dir/checkpoint_dir``; 14 disk full; 16 small
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -27,7 +28,7 @@ from cifarlib.data import (GENERATED_MARKER, DataError, NotGeneratedError, is_ge
 from cifarlib.engine import TrainConfig
 from cifarlib.params import parse_run_parameters
 from cifarlib.results import RecordError, load_details, load_per_class, load_runs, read_record
-from cifarlib.paths import TRAIN_NOTEBOOK
+from cifarlib.paths import TRAIN_NOTEBOOK, DiskFullError
 from cifarlib.runner import dataset_tag, inside_root, run_paths, run_spec, run_training
 from cifarlib.sweep import record_is_done, run_sweep
 from test_faults import quick, write_folder  # the first round's tiny image folders and configs
@@ -315,3 +316,56 @@ def test_an_image_rewritten_in_place_with_the_same_size_and_mtime_is_decoded_aga
     assert image.stat().st_size == stat.st_size and image.stat().st_mtime_ns == stat.st_mtime_ns
     after = load_image_folder(folder)
     assert after.fingerprint != before.fingerprint and int(after.train_x.max()) == 255
+
+
+# 14 -----------------------------------------------------------------------------------------
+
+
+def test_a_full_checkpoint_folder_names_the_path_and_the_way_out(tmp_path: Path, folder: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil as shutil_module
+
+    import torch
+
+    save, usage = torch.save, shutil_module.disk_usage
+    ckpt = tmp_path / "ckpt"
+
+    def full_save(obj, f, *args, **kwargs):  # what torch.save reports on a full disk
+        if str(f).startswith(str(ckpt)):
+            raise RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 128 vs 0")
+        return save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", full_save)
+    monkeypatch.setattr(shutil_module, "disk_usage",
+                        lambda p: usage(p)._replace(free=0) if str(p).startswith(str(ckpt)) else usage(p))
+    with pytest.raises(DiskFullError) as err:
+        run_training(quick(f"folder:{folder}"), "faults", results_dir=tmp_path / "results",
+                     checkpoint_dir=ckpt, progress=False)
+    message = str(err.value)
+    assert f"disk full: cannot write {ckpt / 'good' / 'faults' / 'resnet20-default-s0.pt'}" in message
+    assert "0 bytes free" in message and "writes its record from its checkpoint" in message
+    assert not list(ckpt.rglob("*.pt*")) and not list(ckpt.rglob(".*tmp*"))  # nothing half-written
+
+
+def test_a_full_results_folder_names_the_path_and_a_rerun_writes_the_record(tmp_path: Path, folder: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    write_text = Path.write_text
+    results = tmp_path / "results"
+
+    def full_write(self: Path, *args, **kwargs):
+        if str(self).startswith(str(results)):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write_text(self, *args, **kwargs)
+
+    config = quick(f"folder:{folder}")
+    kw = dict(results_dir=results, checkpoint_dir=tmp_path / "ckpt", progress=False)
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "write_text", full_write)
+        with pytest.raises(DiskFullError) as err:
+            run_training(config, "faults", **kw)
+    record_path = results / "good" / "faults" / "resnet20-default-s0.json"
+    assert f"disk full: cannot write {record_path}" in str(err.value)
+    assert "writes its record from its checkpoint without training again" in str(err.value)
+    assert not record_path.exists()
+    record = run_training(config, "faults", **kw)  # space again: the record comes from the checkpoint
+    assert record["resumed_from_epoch"] == config.epochs and record_path.exists()
