@@ -47,7 +47,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from .runner import run_paths
     from .sweep import execute_train_notebook
 
-    params = {name: yaml.safe_load(value) for name, value in args.param}
+    params = {name: _yaml_value(name, value) for name, value in args.param}
     spec = parse_run_parameters(params)  # unknown names, types and values fail here
     config = spec.config
     check_available(config.dataset, repo_path(config.data_root), config.download)
@@ -58,6 +58,17 @@ def _cmd_train(args: argparse.Namespace) -> None:
     out = execute_train_notebook(params, paths.notebook, results_dir, checkpoint_dir)
     if is_main_process():
         print(f"record:   {paths.record}\nnotebook: {out}")
+
+
+def _yaml_value(name: str, text: str) -> object:
+    """A ``-p NAME VALUE`` value read as YAML (as papermill does); ``ValueError`` naming the
+    parameter when it is not valid YAML."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        problem = " ".join(str(err).split())
+        raise ValueError(f"bad value for {name}: {text!r} is not valid YAML ({problem}); quote a string "
+                         f"(-p {name} \"'text'\"), or write a mapping as -p {name} \"{{key: value}}\"") from None
 
 
 def _train_folder(flag: Path | None, params: dict, name: str, default: Path) -> Path:

@@ -24,6 +24,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import time
 import typing
 from dataclasses import asdict, dataclass, field, fields
@@ -48,6 +49,7 @@ AMP_MODES = ("auto", "bf16", "fp16", "off")
 TTA_MODES = ("none", "flip")
 MEMORY_FORMATS = ("auto", "on", "off")
 DEVICES = ("auto", "cpu", "cuda")
+SEED_LIMIT = 2**32  # seeds torch and numpy generators; seed * 100_003 + epoch must fit in 64 bits
 WARMUP_STEPS = 3  # steps of a process's first epoch left out of the steady images/s
 
 
@@ -103,7 +105,9 @@ class TrainConfig:
             ("cutmix", self.cutmix >= 0, ">= 0 (0 = off)"),
             ("amp", self.amp in AMP_MODES, f"one of {AMP_MODES}"),
             ("channels_last", self.channels_last in MEMORY_FORMATS, f"one of {MEMORY_FORMATS} (or true/false)"),
-            ("device", self.device in DEVICES or self.device.startswith("cuda:"), f"one of {DEVICES} or 'cuda:N'"),
+            ("device", self.device in DEVICES or re.fullmatch(r"cuda:\d+", self.device) is not None,
+             f"one of {DEVICES} or 'cuda:N' (N a GPU index)"),
+            ("seed", 0 <= self.seed < SEED_LIMIT, "an integer in [0, 2**32)"),
             ("epochs", isinstance(self.epochs, int) and self.epochs >= 1, "an integer >= 1"),
             ("batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1, "an integer >= 1"),
             ("eval_batch_size", self.eval_batch_size >= 1, "an integer >= 1"),
@@ -348,8 +352,8 @@ class CheckpointError(RuntimeError):
 def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location=device, weights_only=False)
-        if not isinstance(state, dict) or "fingerprint" not in state:
-            raise ValueError("not a cifarlib checkpoint")
+        if not isinstance(state, dict) or not isinstance(state.get("fingerprint"), str):
+            raise ValueError("not a cifarlib checkpoint (no config fingerprint string)")
     except Exception as err:  # truncated zip, unpickling error, foreign file
         raise CheckpointError(
             f"checkpoint {path} cannot be read ({type(err).__name__}: {err}). Delete it to start the "

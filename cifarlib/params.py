@@ -118,11 +118,18 @@ def _type_name(hint: Any) -> str:
     return (origin or hint).__name__
 
 
+# A number as text: YAML 1.1 reads ``1e-3`` (no dot) as a string.
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
 def _coerce(name: str, value: Any, hint: Any) -> Any:
-    """Forgiving conversions before the type check: an int for a float field, and YAML's
+    """Forgiving conversions before the type check: an int for a float field, a number written
+    as text for a float field (``-p lr 1e-3``, which YAML reads as a string), and YAML's
     ``off`` (read as ``False``) for ``amp``."""
     kind = typing.get_origin(hint) or hint
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is float and isinstance(value, str) and _NUMBER.match(value.strip()):
         return float(value)
     if kind is str and name == "amp" and value is False:
         return "off"

@@ -50,8 +50,12 @@ def load_plan(path: str | os.PathLike = DEFAULT_PLAN) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"plan file {path} not found (the default is {DEFAULT_PLAN})")
-    plan = yaml.safe_load(path.read_text())
-    if not isinstance(plan, dict) or "presets" not in plan:
+    try:
+        plan = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        problem = " ".join(str(err).split())
+        raise ValueError(f"plan file {path} is not valid YAML ({problem}); fix it at the line named") from None
+    if not isinstance(plan, dict) or not isinstance(plan.get("presets"), dict):
         raise ValueError(f"plan file {path} needs a top-level 'presets' mapping")
     return plan["presets"]
 
@@ -67,6 +71,7 @@ def preset_spec(preset: str, plan_path: str | os.PathLike = DEFAULT_PLAN) -> dic
 def plan_runs(preset: str, plan_path: str | os.PathLike = DEFAULT_PLAN) -> list[PlannedRun]:
     """Expand a preset into its runs (validated: unknown models or keys fail here)."""
     spec = preset_spec(preset, plan_path)
+    check_preset(preset, spec, plan_path)
     base = {"dataset": expand_env(spec["dataset"]), "data_root": expand_env(spec.get("data_root", "data")),
             **spec.get("settings", {})}
     runs = []
@@ -86,6 +91,33 @@ def plan_runs(preset: str, plan_path: str | os.PathLike = DEFAULT_PLAN) -> list[
                         raise ValueError(f"plan preset {preset!r}, experiment {group['experiment']!r}: {err}") from None
                     runs.append(PlannedRun(group["experiment"], model, variant, int(seed), params, config))
     return runs
+
+
+def check_preset(preset: str, spec: Any, plan_path: str | os.PathLike) -> None:
+    """Raise ``ValueError`` naming the plan file, the preset and the group when a preset lacks
+    what :func:`plan_runs` reads (a mapping with ``dataset`` and a list of ``groups``, each a
+    mapping with ``experiment`` and ``models``), instead of a bare ``KeyError``."""
+    where = f"plan file {plan_path}, preset {preset!r}"
+    if not isinstance(spec, dict):
+        raise ValueError(f"{where} is not a mapping (dataset, settings, groups)")
+    for key, kind in (("dataset", str), ("groups", list)):
+        if not isinstance(spec.get(key), kind):
+            raise ValueError(f"{where} needs '{key}' ({'a string' if kind is str else 'a list of groups'})")
+    for key in ("settings", "generate_kwargs"):
+        if not isinstance(spec.get(key, {}), dict):
+            raise ValueError(f"{where}: '{key}' must be a mapping")
+    for number, group in enumerate(spec["groups"], 1):
+        name = group.get("experiment") if isinstance(group, dict) else None
+        label = f"{where}, group {number}" + (f" ({name!r})" if isinstance(name, str) else "")
+        if not isinstance(group, dict):
+            raise ValueError(f"{label} is not a mapping (experiment, models, seeds, variants)")
+        for key in ("experiment", "models"):
+            if key not in group:
+                raise ValueError(f"{label} lacks '{key}'")
+        if group["models"] != "all" and not isinstance(group["models"], list):
+            raise ValueError(f"{label}: 'models' must be a list of model names or 'all'")
+        if not isinstance(group.get("seeds", [0]), list) or not isinstance(group.get("variants") or {}, dict):
+            raise ValueError(f"{label}: 'seeds' must be a list and 'variants' a mapping of name -> switches")
 
 
 def prepare_data(preset: str, plan_path: str | os.PathLike = DEFAULT_PLAN) -> None:

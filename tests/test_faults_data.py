@@ -25,12 +25,12 @@ from cifarlib import data as data_module
 from cifarlib.__main__ import main
 from cifarlib.data import (GENERATED_MARKER, DataError, NotGeneratedError, is_generated, load_image_folder,
                            write_generated_cifar100)
-from cifarlib.engine import TrainConfig
+from cifarlib.engine import CheckpointError, TrainConfig
 from cifarlib.params import parse_run_parameters
 from cifarlib.results import RecordError, load_details, load_per_class, load_runs, read_record
 from cifarlib.paths import TRAIN_NOTEBOOK, DiskFullError
 from cifarlib.runner import dataset_tag, inside_root, run_paths, run_spec, run_training
-from cifarlib.sweep import record_is_done, run_sweep
+from cifarlib.sweep import plan_runs, record_is_done, run_sweep
 from test_faults import quick, write_folder  # the first round's tiny image folders and configs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -369,3 +369,55 @@ def test_a_full_results_folder_names_the_path_and_a_rerun_writes_the_record(tmp_
     assert not record_path.exists()
     record = run_training(config, "faults", **kw)  # space again: the record comes from the checkpoint
     assert record["resumed_from_epoch"] == config.epochs and record_path.exists()
+
+
+# 16 -----------------------------------------------------------------------------------------
+
+
+def test_bad_yaml_in_a_parameter_names_it_without_a_traceback(capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", "-p", "model_kwargs", "{attn_position: [post"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: bad value for model_kwargs: '{attn_position: [post' is not valid YAML")
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("text,words", [
+    ("presets:\n  p:\n    dataset: [cifar100\n", "is not valid YAML.*line 3"),
+    ("presets:\n  p:\n    dataset: cifar100\n    groups:\n      - models: [resnet20]\n",
+     "preset 'p', group 1 lacks 'experiment'"),
+    ("presets:\n  p:\n    dataset: cifar100\n    groups:\n      - experiment: e\n        models: resnet20\n",
+     "preset 'p', group 1 \\('e'\\): 'models' must be a list"),
+    ("presets:\n  p:\n    groups: []\n", "preset 'p' needs 'dataset'"),
+])
+def test_a_bad_plan_file_names_the_file_preset_and_group(tmp_path: Path, text: str, words: str) -> None:
+    (tmp_path / "plan.yaml").write_text(text)
+    with pytest.raises(ValueError, match=f"plan file {tmp_path / 'plan.yaml'}.*{words}"):
+        plan_runs("p", tmp_path / "plan.yaml")
+
+
+def test_a_float_written_without_a_dot_is_read_as_a_number() -> None:
+    assert yaml.safe_load("1e-3") == "1e-3"  # YAML 1.1: a string, not a number
+    assert parse_run_parameters({"lr": yaml.safe_load("1e-3")}).config.lr == 0.001
+    with pytest.raises(ValueError, match="bad value for lr: 'fast' \\(str\\); allowed: a number"):
+        parse_run_parameters({"lr": "fast"})
+
+
+@pytest.mark.parametrize("name,value,words", [
+    ("seed", 2**64, "bad value for seed: 18446744073709551616; allowed: an integer in \\[0, 2\\*\\*32\\)"),
+    ("seed", -1, "bad value for seed: -1"),
+    ("device", "cuda:abc", "bad value for device: 'cuda:abc'.*'cuda:N'"),
+])
+def test_out_of_range_seed_and_bad_device_name_the_parameter(name: str, value, words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        parse_run_parameters({name: value})
+
+
+def test_a_checkpoint_with_a_non_string_fingerprint_names_the_file(tmp_path: Path, folder: Path) -> None:
+    import torch
+
+    ckpt = tmp_path / "ckpt" / "good" / "faults" / "resnet20-default-s0.pt"
+    ckpt.parent.mkdir(parents=True)
+    torch.save({"fingerprint": 12345, "epoch": 1}, ckpt)
+    with pytest.raises(CheckpointError, match=f"checkpoint {ckpt} cannot be read .*fingerprint.*restart True"):
+        run_training(quick(f"folder:{folder}"), "faults", results_dir=tmp_path / "results",
+                     checkpoint_dir=tmp_path / "ckpt", progress=False)
