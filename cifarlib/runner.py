@@ -59,6 +59,7 @@ class RunPaths:
     record: Path
     checkpoint: Path
     notebook: Path
+    claim: Path  # the run's lock file (cifarlib.claims), beside the checkpoints
 
 
 def run_paths(
@@ -73,7 +74,8 @@ def run_paths(
     name = run_name(config.model, variant, config.seed)
     return RunPaths(Path(results_dir) / rel / f"{name}.json",
                     Path(checkpoint_dir) / rel / f"{name}.pt",
-                    Path(runs_dir) / rel / f"{name}.ipynb")
+                    Path(runs_dir) / rel / f"{name}.ipynb",
+                    Path(checkpoint_dir) / "claims" / rel / f"{name}.lock")
 
 
 # Config fields that do not change what a run computes: where the data lives and how it is
