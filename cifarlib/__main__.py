@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import yaml
@@ -40,6 +41,7 @@ def _cmd_models(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
+    from . import claims
     from .data import check_available
     from .distributed import is_main_process
     from .params import parse_run_parameters
@@ -55,7 +57,13 @@ def _cmd_train(args: argparse.Namespace) -> None:
     checkpoint_dir = _train_folder(args.checkpoint_dir, params, "checkpoint_dir", DEFAULT_CHECKPOINT_DIR)
     runs_dir = args.runs_dir or DEFAULT_RUNS_DIR
     paths = run_paths(config, spec.experiment, spec.variant, results_dir, checkpoint_dir, runs_dir)
-    out = execute_train_notebook(params, paths.notebook, results_dir, checkpoint_dir)
+    # the sweep's claim: a train command beside a sweep (or another train) never runs a job twice
+    with claims.claimed(paths.claim) if is_main_process() else nullcontext(True) as mine:
+        if not mine:
+            raise RuntimeError(f"{spec.experiment}/{paths.record.stem} is being trained by "
+                               f"{claims.describe(paths.claim)} (claim {paths.claim}); wait for it to finish, "
+                               "or remove the claim if that process is gone")
+        out = execute_train_notebook(params, paths.notebook, results_dir, checkpoint_dir)
     if is_main_process():
         print(f"record:   {paths.record}\nnotebook: {out}")
 
@@ -85,20 +93,41 @@ def _train_folder(flag: Path | None, params: dict, name: str, default: Path) -> 
 
 
 def _cmd_sweep(args: argparse.Namespace) -> None:
-    from .sweep import parse_shard, prepare_data, run_sweep, run_workers
+    from .runner import run_paths
+    from .sweep import (RecordCheck, RunsLeftError, StaleRecordsError, parse_shard, plan_runs, prepare_data,
+                        run_sweep, run_workers, stale_runs)
 
     shard = parse_shard(args.shard)
     if args.devices and not args.dry_run:  # a dry run only lists, in this process
         prepare_data(args.preset, args.plan)  # once, before the workers start
+        runs = [r for r in plan_runs(args.preset, args.plan) if not args.only or r.model in args.only]
+        stale = stale_runs(runs, RecordCheck(), args.results_dir, args.checkpoint_dir, args.runs_dir)
+        if stale and not args.overwrite_stale:  # refused once, here, before any worker starts
+            raise StaleRecordsError(args.preset, stale)
         argv = ["--plan", str(args.plan), "--results-dir", str(args.results_dir),
                 "--checkpoint-dir", str(args.checkpoint_dir), "--runs-dir", str(args.runs_dir),
-                "--shard", args.shard, *(["--only", *args.only] if args.only else [])]
-        failed = run_workers(args.preset, args.devices.split(","), argv)
+                "--shard", args.shard, *(["--only", *args.only] if args.only else []),
+                *(["--overwrite-stale"] if args.overwrite_stale else [])]
+        failed = run_workers(args.preset, args.devices.split(","), argv, left_runs_exit=RUNS_LEFT_EXIT)
         if failed:
             raise RuntimeError(f"{failed} sweep worker(s) failed; rerun the same command to resume")
+        undone = [p for r in runs if not (p := run_paths(r.config, r.experiment, r.variant, args.results_dir,
+                                                          args.checkpoint_dir, args.runs_dir)).record.exists()]
+        if undone:  # left to a sweep outside this command
+            raise _RunsLeft(str(RunsLeftError(undone)))
         return
-    run_sweep(args.preset, args.plan, args.results_dir, args.checkpoint_dir, args.runs_dir,
-              only=args.only, dry_run=args.dry_run, shard=shard)
+    try:
+        run_sweep(args.preset, args.plan, args.results_dir, args.checkpoint_dir, args.runs_dir,
+                  only=args.only, dry_run=args.dry_run, shard=shard, overwrite_stale=args.overwrite_stale)
+    except RunsLeftError as err:
+        raise _RunsLeft(str(err)) from None
+
+
+RUNS_LEFT_EXIT = 3  # the sweep ended with runs left to another live sweep's claims
+
+
+class _RunsLeft(Exception):
+    pass
 
 
 def _cmd_generate(args: argparse.Namespace) -> None:
@@ -144,7 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("preset")
     p.add_argument("--plan", type=Path, default=DEFAULT_PLAN)
     p.add_argument("--only", nargs="+", metavar="MODEL", help="only these models")
-    p.add_argument("--dry-run", action="store_true", help="list the runs to do and stop")
+    p.add_argument("--dry-run", action="store_true", help="list the runs to do (and any stale records) and stop")
+    p.add_argument("--overwrite-stale", action="store_true",
+                   help="train again the runs whose record was made by another config or other data")
     p.add_argument("--devices", help="one worker per device, e.g. 0,1,2,3 (GPUs) or cpu,cpu")
     p.add_argument("--shard", default="0/1", metavar="I/N",
                    help="take every N-th run starting at I (0-based), e.g. for SLURM job arrays")
@@ -170,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(REPO_ROOT)  # plan and notebook paths are relative to the repository root
     try:
         args.func(args)
+    except _RunsLeft as err:
+        print(f"error: {err}", file=sys.stderr)
+        return RUNS_LEFT_EXIT
     except (KeyError, ValueError, OSError, RuntimeError) as err:
         print(f"error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
         return 2

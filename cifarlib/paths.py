@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -105,3 +106,32 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+_TEMPORARY = re.compile(r"^\..+\.tmp(\d+)$")
+
+
+def remove_orphan_temporaries(*folders: str | os.PathLike, log: Callable[[str], None] = print) -> list[Path]:
+    """Delete the temporary files of :func:`atomic_write` (``.<name>.tmp<pid>``) under ``folders``
+    whose writer no longer runs (killed mid-write); returns what was removed. A live writer's
+    file is left alone."""
+    removed = []
+    for folder in folders:
+        for path in Path(folder).rglob(".*.tmp*") if Path(folder).is_dir() else []:
+            match = _TEMPORARY.match(path.name)
+            if match and path.is_file() and not _pid_alive(int(match.group(1))):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    if removed:
+        log(f"removed {len(removed)} partial file(s) of killed writes: {', '.join(p.name for p in removed)}")
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -212,9 +212,37 @@ def load_runs(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> pd.DataFr
             "wall_time_s": r["wall_time_s"], "amp": r["throughput"].get("amp"),
             "device": r["provenance"]["device"], "date": r["provenance"]["date"],
             "git_commit": r["provenance"]["git_commit"],
+            "data_fingerprint": r["data"].get("fingerprint"),
             "path": os.path.relpath(path, results_dir),
         }
-    return pd.DataFrame(each_record(results_dir, row))
+    runs = pd.DataFrame(each_record(results_dir, row))
+    check_one_budget(runs)
+    return runs
+
+
+# What makes two runs of one experiment comparable: the same training budget on the same data.
+BUDGET_COLUMNS = ("epochs", "train_images", "test_images", "data_fingerprint")
+
+
+class MixedBudgetError(ValueError):
+    """An experiment's records were trained on different budgets or data; the book refuses it."""
+
+
+def check_one_budget(runs: pd.DataFrame) -> None:
+    """Refuse an experiment whose records mix budgets (epochs, training or test images, data):
+    its comparisons would set, say, a 1-epoch 2k-image test run against 4-epoch full-data runs.
+    The message names the experiment, each budget and its records, and the fixes."""
+    if runs.empty:
+        return
+    for (dataset, experiment), group in runs.groupby(["dataset", "experiment"]):
+        budgets = group.groupby(list(BUDGET_COLUMNS), dropna=False)["path"].apply(list)
+        if len(budgets) > 1:
+            lines = [f"  {dict(zip(BUDGET_COLUMNS, key))}: {', '.join(paths)}" for key, paths in budgets.items()]
+            raise MixedBudgetError(
+                f"experiment {dataset}/{experiment} mixes {len(budgets)} training budgets, so its runs cannot "
+                "be compared:\n" + "\n".join(lines) + "\nMove the odd records to another experiment "
+                "folder (or delete them), or rerun them with the plan's settings "
+                "(python -m cifarlib sweep PRESET --overwrite-stale).")
 
 
 def load_histories(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> pd.DataFrame:

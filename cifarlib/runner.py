@@ -49,6 +49,7 @@ class RunPaths:
     record: Path
     checkpoint: Path
     notebook: Path
+    claim: Path  # the run's lock file (cifarlib.claims), beside the checkpoints
 
 
 def run_paths(
@@ -65,7 +66,8 @@ def run_paths(
     return RunPaths(*(inside_root(Path(root) / rel / f"{name}{suffix}", root, parameter)
                       for root, suffix, parameter in ((results_dir, ".json", "results_dir"),
                                                       (checkpoint_dir, ".pt", "checkpoint_dir"),
-                                                      (runs_dir, ".ipynb", "runs_dir"))))
+                                                      (runs_dir, ".ipynb", "runs_dir"),
+                                                      (Path(checkpoint_dir) / "claims", ".lock", "checkpoint_dir"))))
 
 
 def inside_root(path: Path, root: str | os.PathLike, parameter: str) -> Path:
