@@ -12,6 +12,7 @@ by ``tools/make_train_notebook.py`` (a test keeps them in sync), so no field can
 from __future__ import annotations
 
 import difflib
+import types
 import typing
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
@@ -24,7 +25,7 @@ CONFIG_HELP: dict[str, str] = {
     "model_kwargs": 'ablation switches, e.g. -y "model_kwargs: {attn_position: post_add}"',
     "dataset": "cifar100 | cifar10 | folder:PATH (dir or .zip of train/ and test/)",
     "data_root": "where cifar-100-python/ or cifar-10-batches-py/ live",
-    "download": "download CIFAR through torchvision when online",
+    "download": "auto | true | false: fetch CIFAR through torchvision when missing (auto: if online)",
     "train_subset": "0 means all training images (else a class-balanced subset)",
     "test_subset": "0 means all test images (the same images for every seed)",
     "epochs": "passes over the training images",
@@ -100,6 +101,9 @@ def parameter_names() -> list[str]:
 
 
 def _type_name(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):  # ``bool | str``, spelt as papermill parses it
+        return f"Union[{', '.join(a.__name__ for a in typing.get_args(hint))}]"
     origin = typing.get_origin(hint)
     return (origin or hint).__name__
 

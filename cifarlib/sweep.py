@@ -88,13 +88,31 @@ def plan_runs(preset: str, plan_path: str | os.PathLike = DEFAULT_PLAN) -> list[
     return runs
 
 
-def prepare_data(preset: str, plan_path: str | os.PathLike = DEFAULT_PLAN) -> None:
-    """Write the generated data set of presets that ask for one (``generate: true``)."""
+def prepare_data(preset: str, plan_path: str | os.PathLike = DEFAULT_PLAN, download: bool = True) -> None:
+    """Write the generated data set of presets that ask for one (``generate: true``), then
+    (unless ``download`` is false: a dry run) fetch any CIFAR set the preset's runs need and
+    lack (:func:`download_missing`)."""
     spec = preset_spec(preset, plan_path)
     if spec.get("generate"):
         root = repo_path(expand_env(spec.get("data_root", "data")))
         if not (cifar_folder(root, "cifar100") / "train").exists():
             write_generated_cifar100(root, **spec.get("generate_kwargs", {}))
+    if download:
+        download_missing(plan_runs(preset, plan_path))
+
+
+def download_missing(runs: list[PlannedRun]) -> None:
+    """Fetch each CIFAR set the runs need and lack, once per (data set, root), before any
+    worker starts (so concurrent workers never download the same archive); a set that cannot
+    be had fails here with :class:`~cifarlib.data.DataNotFoundError`, before anything runs."""
+    from .data import check_available, parse_dataset_spec
+
+    seen = set()
+    for run in runs:
+        key = (run.config.dataset, run.config.data_root, run.config.download)
+        if key not in seen and not parse_dataset_spec(run.config.dataset).is_folder:
+            seen.add(key)
+            check_available(run.config.dataset, repo_path(run.config.data_root), run.config.download)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -126,7 +144,7 @@ def run_sweep(
     one node of a cluster). Each run is claimed through a lock file (:mod:`cifarlib.claims`)
     before it starts, so concurrent sweeps and workers on one disk never train it twice.
     """
-    prepare_data(preset, plan_path)
+    prepare_data(preset, plan_path, download=not dry_run)
     runs = [r for r in plan_runs(preset, plan_path) if not only or r.model in only]
     index, count = shard
     runs = runs[index::count]

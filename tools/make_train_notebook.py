@@ -14,7 +14,8 @@ def parameters_source() -> str:
     lines = ["# Parameters (generated from cifarlib.params by tools/make_train_notebook.py; "
              "papermill overrides them: papermill --help-notebook notebooks/train.ipynb)"]
     for name, kind, default, text in parameter_table():
-        lines.append(f"{name}: {kind} = {default!r}" + (f"  # {text}" if text else ""))
+        annotation = kind if kind.isidentifier() else repr(kind)  # Union[...]: a string, no import
+        lines.append(f"{name}: {annotation} = {default!r}" + (f"  # {text}" if text else ""))
     return "\n".join(lines)
 
 
