@@ -68,13 +68,14 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
         prepare_data(args.preset, args.plan)  # once, before the workers start
         argv = ["--plan", str(args.plan), "--results-dir", str(args.results_dir),
                 "--checkpoint-dir", str(args.checkpoint_dir), "--runs-dir", str(args.runs_dir),
-                "--shard", args.shard, *(["--only", *args.only] if args.only else [])]
+                "--shard", args.shard, *(["--only", *args.only] if args.only else []),
+                *(["--tensorboard"] if args.tensorboard else [])]
         failed = run_workers(args.preset, args.devices.split(","), argv)
         if failed:
             raise RuntimeError(f"{failed} sweep worker(s) failed; rerun the same command to resume")
         return
     run_sweep(args.preset, args.plan, args.results_dir, args.checkpoint_dir, args.runs_dir,
-              only=args.only, dry_run=args.dry_run, shard=shard)
+              only=args.only, dry_run=args.dry_run, shard=shard, tensorboard=args.tensorboard)
 
 
 def _cmd_generate(args: argparse.Namespace) -> None:
@@ -125,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--devices", help="one worker per device, e.g. 0,1,2,3 (GPUs) or cpu,cpu")
     p.add_argument("--shard", default="0/1", metavar="I/N",
                    help="take every N-th run starting at I (0-based), e.g. for SLURM job arrays")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="log TensorBoard scalars per epoch beside each record (needs the tensorboard extra)")
     add_dirs(p)
     p.set_defaults(func=_cmd_sweep)
 

@@ -60,6 +60,7 @@ RUN_FIELDS: dict[str, tuple[type, Any, str]] = {
     "checkpoint_dir": (str, "checkpoints", "where per-epoch checkpoints go"),
     "overwrite": (bool, False, "retrain and replace an existing record"),
     "restart": (bool, False, "discard an existing checkpoint and start afresh"),
+    "tensorboard": (bool, False, "also log TensorBoard scalars per epoch (needs the tensorboard extra)"),
 }
 
 
@@ -74,6 +75,7 @@ class RunSpec:
     checkpoint_dir: str = "checkpoints"
     overwrite: bool = False
     restart: bool = False
+    tensorboard: bool = False  # TensorBoard scalars beside the record (cifarlib.run_logs)
 
 
 def _config_types() -> dict[str, Any]:

@@ -137,12 +137,14 @@ def run_sweep(
     dry_run: bool = False,
     shard: tuple[int, int] = (0, 1),
     log=print,
+    tensorboard: bool = False,
 ) -> list[PlannedRun]:
     """Run every missing run of ``preset``; returns the runs this process executed (or would).
 
     ``shard=(I, N)`` keeps every N-th run of the plan starting at I (a deterministic share for
     one node of a cluster). Each run is claimed through a lock file (:mod:`cifarlib.claims`)
     before it starts, so concurrent sweeps and workers on one disk never train it twice.
+    ``tensorboard`` turns on every run's TensorBoard scalars (a run parameter, not its identity).
     """
     prepare_data(preset, plan_path, download=not dry_run)
     runs = [r for r in plan_runs(preset, plan_path) if not only or r.model in only]
@@ -171,7 +173,8 @@ def run_sweep(
                 continue
             log(f"[{i}/{len(todo)}] {run.experiment}/{paths.record.stem}")
             try:
-                execute_train_notebook(run.parameters, paths.notebook, results_dir, checkpoint_dir)
+                parameters = {**run.parameters, **({"tensorboard": True} if tensorboard else {})}
+                execute_train_notebook(parameters, paths.notebook, results_dir, checkpoint_dir)
             except RunFailedError as err:
                 log(f"FAILED {run.experiment}/{paths.record.stem}: {err}")
                 failed.append(paths.record.stem)
