@@ -73,6 +73,7 @@ def test_download_false_never_fetches(tmp_path: Path, monkeypatch: pytest.Monkey
     assert calls == []
 
 
+@pytest.mark.slow
 def test_cli_without_network_says_what_to_do_without_a_traceback(tmp_path: Path) -> None:
     # A real subprocess: its download fails (no network here; the unresolvable proxy makes sure).
     env = {"PATH": "/usr/bin:/bin", "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
