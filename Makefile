@@ -26,8 +26,15 @@ book: $(VENV)/.installed  ## build the Chinese report from the committed results
 
 # book/results.ipynb is executed once, by the book build in tests/test_book.py (warnings and cell
 # errors fail it); tests/test_chapters.py runs it again only on fabricated records.
-test: $(VENV)/.installed  ## the whole test suite: unit + end-to-end (papermill, book build)
+# nbval re-executes the smoke-size copy of the train notebook and the cheapest book chapter and
+# compares the outputs of their "# NBVAL_CHECK_OUTPUT" cells (refresh: tools/make_nbval_notebooks.py);
+# --dist loadscope keeps each notebook's cells in one worker, in order.
+NBVAL_NOTEBOOKS := tests/nbval/train_smoke.ipynb book/perclass.ipynb
+
+test: $(VENV)/.installed  ## the whole test suite: unit + end-to-end (papermill, book build) + nbval
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --durations=15 tests
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadscope --nbval-lax \
+		--nbval-sanitize-with tests/nbval/sanitize.cfg $(NBVAL_NOTEBOOKS)
 
 test-fast: $(VENV)/.installed  ## unit tests only (skips papermill and book builds)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) -m "not slow" tests

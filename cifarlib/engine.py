@@ -40,6 +40,7 @@ from tqdm import tqdm
 from . import autotune, distributed
 from .augment import cutout, mix_batch
 from .data import BatchLoader, TensorDataset, load_dataset
+from .download import check_download_mode
 from .devices import FP16_NEEDS_CUDA, autocast_context, device_name, dtype_label, resolve_amp, resolve_device, synchronize
 from .models import create_model, model_entry
 from .paths import atomic_write
@@ -62,7 +63,7 @@ class TrainConfig:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     dataset: str = "cifar100"
     data_root: str = "data"
-    download: bool = False
+    download: bool | str = "auto"  # true | false | auto: fetch CIFAR when missing and online
     train_subset: int = 0  # 0 = the whole training split
     test_subset: int = 0
     epochs: int = 30
@@ -125,6 +126,7 @@ class TrainConfig:
         for name, ok, allowed in checks:
             if not ok:
                 raise ValueError(f"bad value for {name}: {getattr(self, name)!r}; allowed: {allowed}")
+        check_download_mode(self.download)
         if self.amp == "fp16" and not self.device.startswith("cuda") and self.device != "auto":
             raise ValueError(FP16_NEEDS_CUDA)
 
@@ -330,6 +332,9 @@ def config_fingerprint(config: TrainConfig) -> str:
 # What a field newer than a checkpoint or record meant before it existed, where that differs
 # from today's default: runs before ``tta`` existed were scored without test-time augmentation.
 IMPLICIT_BEFORE_FIELD: dict[str, Any] = {"tta": "none"}
+# Fields that never change what a run computes, left out of the resume check: whether missing
+# CIFAR files may be fetched (checkpoints from before ``download: auto`` hold ``False``).
+NOT_IN_RESUME_CHECK = ("download",)
 
 
 def same_config(fingerprint: str, config: TrainConfig) -> bool:
@@ -338,7 +343,8 @@ def same_config(fingerprint: str, config: TrainConfig) -> bool:
     existed (:data:`IMPLICIT_BEFORE_FIELD`, else its default), so new options keep old runs."""
     stored, current = json.loads(fingerprint), asdict(config)
     implicit = {**asdict(TrainConfig()), **IMPLICIT_BEFORE_FIELD}
-    return all(stored.get(k, implicit.get(k)) == current.get(k) for k in set(stored) | set(current))
+    return all(stored.get(k, implicit.get(k)) == current.get(k)
+               for k in set(stored) | set(current) if k not in NOT_IN_RESUME_CHECK)
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:

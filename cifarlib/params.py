@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import types
 import typing
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
@@ -25,7 +26,7 @@ CONFIG_HELP: dict[str, str] = {
     "model_kwargs": 'ablation switches, e.g. -y "model_kwargs: {attn_position: post_add}"',
     "dataset": "cifar100 | cifar10 | folder:PATH (dir or .zip of train/ and test/)",
     "data_root": "where cifar-100-python/ or cifar-10-batches-py/ live",
-    "download": "download CIFAR through torchvision when online",
+    "download": "auto | true | false: fetch CIFAR through torchvision when missing (auto: if online)",
     "train_subset": "0 means all training images (else a class-balanced subset)",
     "test_subset": "0 means all test images (the same images for every seed)",
     "epochs": "passes over the training images",
@@ -60,6 +61,7 @@ RUN_FIELDS: dict[str, tuple[type, Any, str]] = {
     "checkpoint_dir": (str, "checkpoints", "where per-epoch checkpoints go"),
     "overwrite": (bool, False, "retrain and replace an existing record"),
     "restart": (bool, False, "discard an existing checkpoint and start afresh"),
+    "tensorboard": (bool, False, "also log TensorBoard scalars per epoch (needs the tensorboard extra)"),
 }
 
 
@@ -87,6 +89,7 @@ class RunSpec:
     checkpoint_dir: str = "checkpoints"
     overwrite: bool = False
     restart: bool = False
+    tensorboard: bool = False  # TensorBoard scalars beside the record (cifarlib.run_logs)
 
 
 def _config_types() -> dict[str, Any]:
@@ -114,6 +117,9 @@ def parameter_names() -> list[str]:
 
 
 def _type_name(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):  # ``bool | str``, spelt as papermill parses it
+        return f"Union[{', '.join(a.__name__ for a in typing.get_args(hint))}]"
     origin = typing.get_origin(hint)
     return (origin or hint).__name__
 

@@ -31,6 +31,7 @@ from .models import create_model, model_entry
 from .params import RunSpec, check_name, config_defaults
 from .paths import DEFAULT_CHECKPOINT_DIR, DEFAULT_RESULTS_DIR, DEFAULT_RUNS_DIR, portable_path, repo_path
 from .profile import count_flops, count_parameters
+from .run_logs import RunLogger, check_tensorboard, epoch_images, run_args
 from .results import SCHEMA_VERSION, provenance, read_or_quarantine, write_record
 
 def dataset_tag(spec: str, root: str | os.PathLike = "data") -> str:
@@ -205,17 +206,21 @@ def run_training(
     progress: bool = True,
     restart: bool = False,
     log=print,
+    tensorboard: bool = False,
 ) -> dict[str, Any]:
     """Train (or resume) one run and write its record; returns the record.
 
     Order: validate; check the output folders can be written; load the data; if a record of
     this name exists, return it only when config and data fingerprint match (else refuse, see
     :func:`existing_record`) unless ``overwrite``; train (resuming from the checkpoint unless
-    ``restart``); write the record atomically. Nothing is written for a failed run.
+    ``restart``); write the record atomically. Nothing is written for a failed run but its logs
+    so far (``<run>.args.yaml``, ``<run>.summary.csv``, TensorBoard: :mod:`cifarlib.run_logs`).
     """
     config.validate()
     paths = run_paths(config, experiment, variant, repo_path(results_dir), repo_path(checkpoint_dir))
     check_writable(paths.record.parent, paths.checkpoint.parent)
+    if tensorboard:
+        check_tensorboard()  # before any data is loaded
     create_model(config.model, num_classes=10, **config.model_kwargs)  # fail early on bad switches
     if data is None:
         data = load_dataset(config.dataset, repo_path(config.data_root), config.download)
@@ -228,15 +233,40 @@ def run_training(
             return found
     if (overwrite or restart) and paths.checkpoint.exists():
         paths.checkpoint.unlink()
-    result = train(config, data=data, checkpoint=paths.checkpoint, progress=progress)
+    logger = start_logs(paths.record, config, data, experiment=experiment, variant=variant,
+                        results_dir=results_dir, checkpoint_dir=checkpoint_dir, overwrite=overwrite,
+                        restart=restart, tensorboard=tensorboard)
+    try:
+        result = train(config, data=data, checkpoint=paths.checkpoint, progress=progress,
+                       on_epoch=logger.epoch if logger is not None else None)
+    finally:
+        if logger is not None:
+            logger.close()
     record = build_record(result, config, experiment, variant,
                           dataset_tag(config.dataset, config.data_root))
     if is_main_process():  # under torchrun, rank 0 alone writes
         write_record(record, paths.record)
+        if logger is not None:
+            logger.finish(record["history"])
     return record
+
+
+def start_logs(record: Path, config: TrainConfig, data: TensorDataset, **run_fields: Any) -> RunLogger | None:
+    """The run's logs beside its record (rank 0 only): args.yaml now, summary.csv and
+    TensorBoard per epoch (:class:`cifarlib.run_logs.RunLogger`)."""
+    if not is_main_process():
+        return None
+    config_dict = asdict(config)
+    config_dict["dataset"] = portable_spec(config.dataset)
+    config_dict["data_root"] = portable_path(repo_path(config.data_root))
+    train_images = min(config.train_subset or len(data.train_y), len(data.train_y))
+    logger = RunLogger(record, bool(run_fields.get("tensorboard")), epoch_images(train_images, config.batch_size))
+    logger.start(run_args(config_dict, **run_fields))
+    return logger
 
 
 def run_spec(spec: "RunSpec", progress: bool = True, log=print) -> dict[str, Any]:
     """Train the run a :class:`~cifarlib.params.RunSpec` describes (what the notebook calls)."""
     return run_training(spec.config, spec.experiment, spec.variant, spec.results_dir, spec.checkpoint_dir,
-                        overwrite=spec.overwrite, progress=progress, restart=spec.restart, log=log)
+                        overwrite=spec.overwrite, progress=progress, restart=spec.restart, log=log,
+                        tensorboard=spec.tensorboard)

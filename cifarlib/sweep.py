@@ -120,13 +120,31 @@ def check_preset(preset: str, spec: Any, plan_path: str | os.PathLike) -> None:
             raise ValueError(f"{label}: 'seeds' must be a list and 'variants' a mapping of name -> switches")
 
 
-def prepare_data(preset: str, plan_path: str | os.PathLike = DEFAULT_PLAN) -> None:
-    """Write the generated data set of presets that ask for one (``generate: true``)."""
+def prepare_data(preset: str, plan_path: str | os.PathLike = DEFAULT_PLAN, download: bool = True) -> None:
+    """Write the generated data set of presets that ask for one (``generate: true``), then
+    (unless ``download`` is false: a dry run) fetch any CIFAR set the preset's runs need and
+    lack (:func:`download_missing`)."""
     spec = preset_spec(preset, plan_path)
     if spec.get("generate"):
         root = repo_path(expand_env(spec.get("data_root", "data")))
         if not (cifar_folder(root, "cifar100") / "train").exists():
             write_generated_cifar100(root, **spec.get("generate_kwargs", {}))
+    if download:
+        download_missing(plan_runs(preset, plan_path))
+
+
+def download_missing(runs: list[PlannedRun]) -> None:
+    """Fetch each CIFAR set the runs need and lack, once per (data set, root), before any
+    worker starts (so concurrent workers never download the same archive); a set that cannot
+    be had fails here with :class:`~cifarlib.data.DataNotFoundError`, before anything runs."""
+    from .data import check_available, parse_dataset_spec
+
+    seen = set()
+    for run in runs:
+        key = (run.config.dataset, run.config.data_root, run.config.download)
+        if key not in seen and not parse_dataset_spec(run.config.dataset).is_folder:
+            seen.add(key)
+            check_available(run.config.dataset, repo_path(run.config.data_root), run.config.download)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -152,6 +170,7 @@ def run_sweep(
     shard: tuple[int, int] = (0, 1),
     overwrite_stale: bool = False,
     log=print,
+    tensorboard: bool = False,
 ) -> list[PlannedRun]:
     """Run every missing run of ``preset``; returns the runs this process executed (or would).
 
@@ -163,8 +182,9 @@ def run_sweep(
     through a lock file (:mod:`cifarlib.claims`) before it starts, so concurrent sweeps and
     workers on one disk never train it twice; runs left to a live claim of another sweep make
     the sweep end with :class:`RunsLeftError` unless their records exist by then.
+    ``tensorboard`` turns on every run's TensorBoard scalars (a run parameter, not its identity).
     """
-    prepare_data(preset, plan_path)
+    prepare_data(preset, plan_path, download=not dry_run)
     remove_orphan_temporaries(results_dir, checkpoint_dir, log=log)
     runs = [r for r in plan_runs(preset, plan_path) if not only or r.model in only]
     index, count = shard
@@ -197,7 +217,8 @@ def run_sweep(
             if check.is_current(run, paths.record):  # finished by another sweep while we waited
                 continue
             log(f"[{i}/{len(todo)}] {run.experiment}/{paths.record.stem}")
-            parameters = {**run.parameters, **({"overwrite": True} if run in stale else {})}
+            parameters = {**run.parameters, **({"overwrite": True} if run in stale else {}),
+                          **({"tensorboard": True} if tensorboard else {})}
             try:
                 execute_train_notebook(parameters, paths.notebook, results_dir, checkpoint_dir)
             except RunFailedError as err:

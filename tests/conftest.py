@@ -40,3 +40,17 @@ def generated_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("cifar")
     write_generated_cifar100(root, train_per_class=10, test_per_class=4, seed=0)
     return root
+
+
+@pytest.fixture(autouse=True)
+def no_network_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never fetch CIFAR: torchvision's download fails as it does offline (a test of the
+    online path replaces it again with a fake, see tests/test_download.py)."""
+    import urllib.error
+
+    import torchvision.datasets.utils
+
+    def offline(url: str, *args: object, **kwargs: object) -> None:
+        raise urllib.error.URLError(f"network disabled in tests ({url})")
+
+    monkeypatch.setattr(torchvision.datasets.utils, "download_and_extract_archive", offline)

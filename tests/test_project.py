@@ -28,7 +28,8 @@ def test_environment_yml_installs_the_package_from_pyproject() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     minimum = project["requires-python"].removeprefix(">=")
     assert py and tuple(map(int, py[0].split("=")[1].split("."))) >= tuple(map(int, minimum.split(".")))
-    assert set(project["optional-dependencies"]) == {"book", "test"}
+    # tensorboard and onnx are opt-in (-p tensorboard true, export --onnx): not in the environment
+    assert set(project["optional-dependencies"]) == {"book", "test", "tensorboard", "onnx"}
 
 
 def test_torch_is_not_pinned_above_the_local_wheels() -> None:

@@ -14,11 +14,18 @@ def parameters_source() -> str:
     lines = ["# Parameters (generated from cifarlib.params by tools/make_train_notebook.py; "
              "papermill overrides them: papermill --help-notebook notebooks/train.ipynb)"]
     for name, kind, default, text in parameter_table():
-        lines.append(f"{name}: {kind} = {default!r}" + (f"  # {text}" if text else ""))
+        annotation = kind if kind.isidentifier() else repr(kind)  # Union[...]: a string, no import
+        lines.append(f"{name}: {annotation} = {default!r}" + (f"  # {text}" if text else ""))
     return "\n".join(lines)
 
 
 PARAMETERS = parameters_source()
+
+# Facts of the run that do not depend on timing or numerics: nbval checks this cell's output in
+# the smoke copy (tools/make_nbval_notebooks.py).
+RECORD_FACTS = """print(f"record {record['run']} on {record['dataset']}: {record['data']['train_images']} training and "
+      f"{record['data']['test_images']} test images, {record['data']['num_classes']} classes, "
+      f"{record['model_info']['params']:,} parameters, {len(record['history'])} epoch(s)")"""
 
 CELLS = [
     ("markdown", """# 训练一个模型 / Train one model
@@ -50,6 +57,7 @@ from cifarlib.runner import run_spec
 os.chdir(REPO_ROOT)  # relative paths in the parameters are relative to the repository root
 spec = parse_run_parameters(notebook_parameters(globals(), _new_names))  # refuses unknown names and bad values"""),
     ("code", """record = run_spec(spec, progress=False)"""),
+    ("code", RECORD_FACTS),
     ("markdown", "## 结果 / Results"),
     ("code", """final = record["final"]
 summary = pd.DataFrame([{
