@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from cifarlib import report
-from cifarlib.study_budget import (budget_display, budget_sentence, hours_at_seeds,
+from cifarlib.report import tables as report
+from cifarlib.report.study_budget import (budget_display, budget_sentence, hours_at_seeds,
                                    read_inference_speed, study_budget)
 
 PLANNED = pd.DataFrame(

@@ -12,8 +12,8 @@ import pytest
 
 matplotlib.use("Agg")
 
-from cifarlib import report  # noqa: E402
-from cifarlib.report import Ablation, Arm  # noqa: E402
+from cifarlib.report import tables as report  # noqa: E402
+from cifarlib.report.tables import Ablation, Arm  # noqa: E402
 from cifarlib.results import unpack_bits  # noqa: E402
 
 
@@ -235,7 +235,7 @@ def test_record_policy_effect_and_efficiency_table() -> None:
 def test_study_figures_draw() -> None:
     import matplotlib.pyplot as plt
 
-    from cifarlib import plots
+    from cifarlib.report import plots
 
     runs, details = _ablation_data()
     fig = plots.ablation_interval_plot(report.ablation_table(runs, details, ABL, resamples=100), "参考")

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..paths import REPO_ROOT
 from .stats import mean_sd
 
-INFERENCE_TABLE = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "models_cpu.txt"
+INFERENCE_TABLE = REPO_ROOT / "benchmarks" / "results" / "models_cpu.txt"
 BUDGET_COLUMNS = ["experiment", "model", "planned", "done", "minutes_per_run", "basis",
                   "hours_spent", "hours_left"]
 
@@ -47,8 +48,8 @@ def study_budget(runs: pd.DataFrame, planned: pd.DataFrame, inference: dict[str,
                  reference: str = "resnet20") -> pd.DataFrame:
     """One row per planned (experiment, model): runs planned and done, minutes per run and its
     basis (``measured`` or ``estimated``), core-hours spent and left. ``runs`` are the study's
-    records (:func:`cifarlib.report.study_runs`), ``planned`` its plan
-    (:func:`cifarlib.report.planned_runs`)."""
+    records (:func:`cifarlib.report.tables.study_runs`), ``planned`` its plan
+    (:func:`cifarlib.report.tables.planned_runs`)."""
     if planned.empty:
         return pd.DataFrame(columns=BUDGET_COLUMNS)
     minutes_of = {} if runs.empty else (runs.groupby("model")["wall_time_s"].mean() / 60).to_dict()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .data import CIFAR100_SUPERCLASSES
+from ..data import CIFAR100_SUPERCLASSES
 
 DATASET_DESCRIPTIONS: dict[str, str] = {
     "cifar100": "CIFAR-100 官方数据（100 类，5 万训练 / 1 万测试）",
@@ -151,7 +151,7 @@ RUN_KEYS = ["experiment", "model", "variant", "seed"]
 
 def planned_runs(preset: str = "study") -> pd.DataFrame:
     """The runs a preset of ``experiments/plan.yaml`` plans (no data needed): one row per run."""
-    from .sweep import plan_runs
+    from ..sweep import plan_runs
 
     return pd.DataFrame([{"experiment": r.experiment, "model": r.model, "variant": r.variant,
                           "seed": int(r.seed)} for r in plan_runs(preset)], columns=RUN_KEYS)
@@ -266,7 +266,7 @@ def ablation_table(runs: pd.DataFrame, details: list[dict], ablation: Ablation,
     (``ci_low``, ``ci_high``, and its two-sided ``p_value``) and, as a second view, a bootstrap over
     test images of the same difference (per-image correctness averaged over the shared seeds;
     ``boot_low``, ``boot_high``).
-    ``significant`` and ``verdict`` follow the paired interval (:func:`cifarlib.stats.verdict`).
+    ``significant`` and ``verdict`` follow the paired interval (:func:`cifarlib.report.stats.verdict`).
     """
     import math
 
