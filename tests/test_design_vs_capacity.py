@@ -5,7 +5,7 @@ import math
 import pandas as pd
 
 from cifarlib.report.design_vs_capacity import design_display, design_pairs, design_sentence, reading
-from cifarlib.report.tables import ABLATION_COLUMNS
+from cifarlib.report.ablations import ABLATION_COLUMNS
 
 
 def _table(rows):

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from cifarlib.report import tables as report
+from cifarlib.report import study_plan
 from cifarlib.report.study_budget import (budget_display, budget_sentence, hours_at_seeds,
                                    read_inference_speed, study_budget)
 
@@ -11,12 +11,12 @@ PLANNED = pd.DataFrame(
     [("main", "resnet20", "default", s) for s in (0, 1, 2)]
     + [("main", "slow_graft", "default", 0)]
     + [("main_iso", "fast_iso", "default", s) for s in (0, 1, 2)],
-    columns=report.RUN_KEYS)
+    columns=study_plan.RUN_KEYS)
 INFERENCE = {"resnet20": 1000.0, "slow_graft": 250.0, "fast_iso": 2000.0}
 
 
 def _runs(rows):
-    return pd.DataFrame(rows, columns=report.RUN_KEYS + ["wall_time_s", "test_top1"])
+    return pd.DataFrame(rows, columns=study_plan.RUN_KEYS + ["wall_time_s", "test_top1"])
 
 
 RUNS = _runs([("main", "resnet20", "default", 0, 600.0, 77.0), ("main", "resnet20", "default", 1, 660.0, 77.4),
@@ -68,7 +68,7 @@ def test_bad_input_names_the_fix():
 
 def test_committed_inference_table_prices_every_study_model():
     speeds = read_inference_speed()
-    assert set(report.planned_runs("study")["model"]) <= set(speeds)
+    assert set(study_plan.planned_runs("study")["model"]) <= set(speeds)
     assert all(v > 0 for v in speeds.values())
 
 

@@ -48,8 +48,8 @@ def study_budget(runs: pd.DataFrame, planned: pd.DataFrame, inference: dict[str,
                  reference: str = "resnet20") -> pd.DataFrame:
     """One row per planned (experiment, model): runs planned and done, minutes per run and its
     basis (``measured`` or ``estimated``), core-hours spent and left. ``runs`` are the study's
-    records (:func:`cifarlib.report.tables.study_runs`), ``planned`` its plan
-    (:func:`cifarlib.report.tables.planned_runs`)."""
+    records (:func:`cifarlib.report.study_plan.study_runs`), ``planned`` its plan
+    (:func:`cifarlib.report.study_plan.planned_runs`)."""
     if planned.empty:
         return pd.DataFrame(columns=BUDGET_COLUMNS)
     minutes_of = {} if runs.empty else (runs.groupby("model")["wall_time_s"].mean() / 60).to_dict()
