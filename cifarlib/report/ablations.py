@@ -28,29 +28,45 @@ class Ablation:
     title: str
     reference: Arm
     arms: tuple[Arm, ...]
+    text: str = ""  # the ablation chapter's paragraph under the title (MyST); its section is generated
 
 
 STUDY_ABLATIONS: tuple[Ablation, ...] = (
     Ablation("eca_onoff", "ECA 开 / 关",
              Arm("main", "resnet20", "default", "关（resnet20）"),
-             (Arm("main", "eca_resnet20", "default", "开（eca_resnet20）"),)),
+             (Arm("main", "eca_resnet20", "default", "开（eca_resnet20）"),),
+             text=r"把 ECA 模块 {cite}`wang2020eca` 整个去掉，就回到骨干 `resnet20`。这里比较主实验 `main` 中的 `eca_resnet20`（开）与 "
+             r"`resnet20`（关，参考）；两者除每个残差块里的 ECA 之外完全相同，ECA 在每个块只增加 $k$ 个参数。"),
     Ablation("eca_k", "ECA 卷积核大小",
              Arm("main", "eca_resnet20", "default", "自适应 k（本骨干上 k=3）"),
              (Arm("ablation_eca_k", "eca_resnet20", "k5", "k=5"),
-              Arm("ablation_eca_k", "eca_resnet20", "k7", "k=7"))),
+              Arm("ablation_eca_k", "eca_resnet20", "k7", "k=7")),
+             text=r"ECA 用一维卷积在相邻通道之间交互，核大小 $k$ 默认按通道数自适应选取（本骨干的宽度 16–64 上都得到 $k=3$）。消融实验 `ablation_eca_k` 把 "
+             r"$k$ 固定为 5 和 7，参考是 `main` 中的 `eca_resnet20`（自适应 $k$）。"),
     Ablation("position", "注意力的位置",
              Arm("main", "eca_resnet20", "default", "残差相加之前（pre_add，论文做法）"),
-             (Arm("ablation_position", "eca_resnet20", "post_add", "残差相加之后（post_add）"),)),
+             (Arm("ablation_position", "eca_resnet20", "post_add", "残差相加之后（post_add）"),),
+             text=r"论文把 ECA 放在残差分支的末尾、与捷径相加之前（`pre_add`）；`ablation_position` "
+             r"把它移到相加之后（`post_add`），此时注意力也会缩放捷径传来的信号。参考是 `main` 中默认的 `eca_resnet20`（`pre_add`）。"),
     Ablation("ghost_ratio", "Ghost 比例",
              Arm("main", "ghost_resnet20", "default", "s=2（默认）"),
              (Arm("ablation_ghost_ratio", "ghost_resnet20", "r3", "s=3"),
-              Arm("ablation_ghost_ratio", "ghost_resnet20", "r4", "s=4"))),
+              Arm("ablation_ghost_ratio", "ghost_resnet20", "r4", "s=4")),
+             text=r"Ghost 模块 {cite}`han2020ghostnet` 先用普通卷积生成 $1/s$ 的“本征”特征图，其余由廉价的逐通道卷积生成；$s$ "
+             r"越大参数和计算越少。`ablation_ghost_ratio` 比较 $s=3$、$s=4$ 与 `main` 中的默认 $s=2$。"),
     Ablation("label_smoothing", "标签平滑",
              Arm("main", "resnet20", "default", "ε=0.1（默认）"),
-             (Arm("ablation_ls", "resnet20", "ls0", "ε=0（不平滑）"),)),
+             (Arm("ablation_ls", "resnet20", "ls0", "ε=0（不平滑）"),),
+             text=r"所有模型默认使用标签平滑 $\varepsilon=0.1$ {cite}`szegedy2016inception`。`ablation_ls` 以 "
+             r"$\varepsilon=0$ 训练骨干 `resnet20`，参考是 `main` 中的 `resnet20`（$\varepsilon=0.1$）。测试集上报告的 "
+             r"top-1 与平滑无关。"),
     Ablation("layer_scale", "ConvNeXt 嫁接的层缩放初值",
              Arm("main_iso", "convnext_resnet20_iso", "default", "γ₀=10⁻⁶（论文）"),
-             (Arm("ablation_layer_scale", "convnext_resnet20_iso", "ls1", "γ₀=1"),)),
+             (Arm("ablation_layer_scale", "convnext_resnet20_iso", "ls1", "γ₀=1"),),
+             text=r"ConvNeXt 块的残差分支乘以逐通道的层缩放 $\gamma$，论文（用 AdamW 训练）把它初始化为 $10^{-6}$ "
+             r"{cite}`liu2022convnext`。用 SGD 训练时，这个初值也把分支的有效学习率缩小了同样的倍数，所以 `ablation_layer_scale` 以 "
+             r"$\gamma_0=1$ 训练等参数版 `convnext_resnet20_iso`，参考是主比较 `main_iso` 中同一模型的默认 "
+             r"$\gamma_0=10^{-6}$（计划 3 个种子，按种子配对）。"),
 )
 
 

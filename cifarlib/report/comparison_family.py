@@ -20,7 +20,8 @@ import pandas as pd
 
 from ..models.iso import same_model
 from ..models.registry import list_models
-from .ablations import STUDY_ABLATIONS, Ablation, ablation_table, main_ablation, short_verdict
+from . import ablations
+from .ablations import Ablation, ablation_table, main_ablation, short_verdict
 from .stats import holm_adjust
 from .tables import format_interval
 
@@ -35,7 +36,7 @@ def study_comparisons(runs: pd.DataFrame, details: Sequence[dict] = ()) -> list[
     Without ``details`` (per-image correctness) the tables skip the bootstrap view."""
     named = [(f"{experiment}（对 resnet20）", main_ablation(runs, experiment=experiment, reference_experiment="main"))
              for experiment in MAIN_EXPERIMENTS]
-    named += [(a.title, a) for a in STUDY_ABLATIONS]
+    named += [(a.title, a) for a in ablations.STUDY_ABLATIONS]  # the table as it stands now
     return [(name, ablation, ablation_table(runs, list(details), ablation)) for name, ablation in named]
 
 
