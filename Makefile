@@ -22,6 +22,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 book: $(VENV)/.installed  ## build the Chinese report from the committed results (warnings are errors)
+	$(BIN)/python tools/make_book_sections.py  # method pages in _toc.yml, ablation sections, from their tables
 	$(BIN)/jupyter-book build book/ -W -n --keep-going
 
 # book/results.ipynb is executed once, by the book build in tests/test_book.py (warnings and cell

@@ -1,4 +1,5 @@
-"""cifarlib: CIFAR-100 study kit: models, data, AMP training engine, run records, plots."""
+"""cifarlib: CIFAR-100 study kit: models, data, AMP training engine, run records, sweeps; the
+subpackage ``cifarlib.report`` renders the book from the records (the library never imports it)."""
 
 __version__ = "0.1.0"
 

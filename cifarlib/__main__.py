@@ -1,7 +1,8 @@
 """Command line: ``python -m cifarlib {models,train,sweep,generate-data}``.
 
 * ``models``: table of every registered model (family, method, parameters, FLOPs at 32x32,
-  measured CPU inference images/s).
+  measured CPU inference images/s); ``--only NAME --append FILE`` measures one model and adds its
+  row to a committed table (``benchmarks/results/models_cpu.txt``).
 * ``train``: run notebooks/train.ipynb once through papermill, filing the executed notebook under
   book/runs/ (``-p NAME VALUE`` pairs as in papermill, values parsed as YAML).
 * ``sweep PRESET``: every missing run of a preset in experiments/plan.yaml; resumable.
@@ -27,22 +28,31 @@ import yaml
 def _cmd_models(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from .models import list_models
-    from .profile import model_table
+    from .models import list_models, model_entry
+    from .profile import append_model_rows, format_model_table, model_table
 
-    names = list_models(args.family)
+    if args.append and args.no_throughput:
+        raise ValueError("--append needs the inference throughput: drop --no-throughput")
+    names = list(args.only) if args.only else list_models(args.family)
+    for name in names:
+        model_entry(name)  # an unknown name fails here, listing the valid ones
     table = model_table(names, throughput=not args.no_throughput, min_seconds=args.seconds,
                         train_throughput=args.train, train_batch_size=args.train_batch_size)
+    measured_on = ""
     if not args.no_throughput or args.train:
         import torch
 
         from .devices import device_name
 
-        print(f"# throughput measured on {device_name(torch.device('cpu'))}, torch {torch.__version__}")
+        measured_on = f"throughput measured on {device_name(torch.device('cpu'))}, torch {torch.__version__}"
+        print(f"# {measured_on}")
     with pd.option_context("display.max_rows", None, "display.width", 160):
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print(format_model_table(table))
     if args.out:
         table.to_csv(args.out, index=False)
+    if args.append:
+        append_model_rows(args.append, table, f"{', '.join(names)}: {measured_on}")
+        print(f"appended {len(table)} row(s) to {args.append}")
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -170,6 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also time training steps (fwd+bwd+SGD) under the measured execution policy")
     p.add_argument("--train-batch-size", type=int, default=128, help="batch size of the training timing")
     p.add_argument("--out", type=Path, help="also write the table to this CSV file")
+    p.add_argument("--only", nargs="+", metavar="MODEL", help="only these models (any registered name)")
+    p.add_argument("--append", type=Path, metavar="FILE",
+                   help="add (or replace) these models' rows in a committed table such as "
+                        "benchmarks/results/models_cpu.txt, keeping the other rows")
     p.set_defaults(func=_cmd_models)
 
     def add_dirs(p: argparse.ArgumentParser, defaults: bool = True) -> None:

@@ -8,6 +8,7 @@ covers convolutions, matmuls and attention, not elementwise ops.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -140,3 +141,49 @@ def adaptation_table(names: list[str], num_classes: int = 100, image_size: int =
             "paper_regularisation": ", ".join(f"{k}={v:g}" for k, v in paper.items()) or "—",
         })
     return pd.DataFrame(rows)
+
+
+MODEL_TABLE_COLUMNS = ("model", "family", "method", "params_m", "gflops", "images_per_s")
+"""The columns of ``benchmarks/results/models_cpu.txt`` (``python -m cifarlib models``)."""
+
+
+def format_model_table(table: pd.DataFrame) -> str:
+    """The text ``python -m cifarlib models`` prints: aligned columns, three decimals."""
+    return table.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+
+
+def append_model_rows(path: str | Path, rows: pd.DataFrame, comment: str) -> pd.DataFrame:
+    """Add ``rows`` (a :func:`model_table` with ``images_per_s``) to the committed model table at
+    ``path``, replacing the rows of the same models; the other rows and the comment lines stay,
+    and ``comment`` (where and how the new rows were measured) is added. A replaced row keeps its
+    place; a new model's row goes last. Returns the new table.
+
+    The file is rewritten atomically; a file whose header is not :data:`MODEL_TABLE_COLUMNS`, or a
+    value with whitespace (the table is whitespace-separated), fails by name.
+    """
+    import io
+
+    from .paths import atomic_write
+
+    path = Path(path)
+    missing = [c for c in MODEL_TABLE_COLUMNS if c not in rows.columns]
+    if missing:
+        raise ValueError(f"rows to append lack {missing}: measure them with throughput (drop --no-throughput)")
+    rows = rows[list(MODEL_TABLE_COLUMNS)]
+    spaced = [v for c in ("model", "family", "method") for v in rows[c] if any(ch.isspace() for ch in str(v))]
+    if spaced:
+        raise ValueError(f"{path}: the table is whitespace-separated, so {spaced} cannot be written to it")
+    comments, table = [], pd.DataFrame(columns=list(MODEL_TABLE_COLUMNS))
+    if path.exists():
+        text = path.read_text()
+        comments = [line for line in text.splitlines() if line.startswith("#")]
+        table = pd.read_csv(io.StringIO(text), sep=r"\s+", comment="#")
+        if tuple(table.columns) != MODEL_TABLE_COLUMNS:
+            raise ValueError(f"{path} is not a model table: its header is {list(table.columns)}, "
+                             f"expected {list(MODEL_TABLE_COLUMNS)}")
+    new = {r["model"]: r for r in rows.to_dict("records")}
+    merged = pd.DataFrame([new.pop(r["model"], r) for r in table.to_dict("records")] + list(new.values()),
+                          columns=list(MODEL_TABLE_COLUMNS))  # replaced rows keep their place; new ones go last
+    body = "\n".join([*comments, f"# {comment}", format_model_table(merged)]) + "\n"
+    atomic_write(path, lambda tmp: tmp.write_text(body))
+    return merged

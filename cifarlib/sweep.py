@@ -21,7 +21,8 @@ import yaml
 from . import claims, distributed
 from .data import cifar_folder, load_dataset, write_generated_cifar100
 from .engine import TrainConfig
-from .models import list_models, model_entry
+from .models import model_entry
+from .models.methods import expand_models
 from .params import parse_run_parameters
 from .paths import (DEFAULT_CHECKPOINT_DIR, DEFAULT_PLAN, DEFAULT_RESULTS_DIR, DEFAULT_RUNS_DIR, REPO_ROOT,
                     TRAIN_NOTEBOOK, relative_to_repo, remove_orphan_temporaries, repo_path)
@@ -76,7 +77,7 @@ def plan_runs(preset: str, plan_path: str | os.PathLike = DEFAULT_PLAN) -> list[
             **spec.get("settings", {})}
     runs = []
     for group in spec["groups"]:
-        models = list_models() if group["models"] == "all" else list(group["models"])
+        models = expand_models(group["models"])  # names and selectors (all, grafts, iso, full)
         variants = group.get("variants") or {"default": {}}
         for model in models:
             model_entry(model)

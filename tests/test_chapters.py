@@ -87,3 +87,14 @@ def test_perclass_chapter_from_the_committed_study_records(tmp_path: Path) -> No
         shutil.copytree(REPO / "results" / "cifar10-jpeg" / group, real / "cifar10-jpeg" / group)
     text = _run_chapter("perclass.ipynb", real)
     assert "最常混淆" in text and "类别 A" in text and "猫" in text and "Traceback" not in text
+
+
+def test_efficiency_chapter_shows_a_model_without_benchmark_rows_as_not_measured(tmp_path: Path) -> None:
+    """A new model's records, before anyone measured its rows in benchmarks/results/: the chapter
+    runs and says 未测 instead of failing or dropping the model."""
+    results = fabricate_results(tmp_path / "results")
+    for path in sorted(results.glob("*/main/eca_resnet20-*.json")):  # eca_resnet32: in no benchmark file
+        path.with_name(path.name.replace("eca_resnet20", "eca_resnet32")).write_text(
+            path.read_text().replace("eca_resnet20", "eca_resnet32"))
+    text = _run_chapter("efficiency.ipynb", results)
+    assert "Traceback" not in text and "eca_resnet32" in text and "未测" in text

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cifarlib.comparison_family import (comparison_family, family_counts, family_display, family_headline,
+from cifarlib.report.comparison_family import (comparison_family, family_counts, family_display, family_headline,
                                         family_sentence, repeats_sentence, study_comparisons)
 from cifarlib.models.iso import same_model
-from cifarlib.stats import holm_adjust, paired_difference, t_central_mass, t_quantile
+from cifarlib.report.stats import holm_adjust, paired_difference, t_central_mass, t_quantile
 
 
 @pytest.mark.parametrize("df, t", [(1, 12.7062), (2, 4.3027), (3, 3.1824), (4, 2.7764), (5, 2.5706), (30, 2.0423)])
@@ -109,7 +109,7 @@ def test_family_display_says_which_calls_survive() -> None:
 
 
 def test_model_names_are_set_as_code_once_and_whole() -> None:
-    from cifarlib.comparison_family import code_model_names
+    from cifarlib.report.comparison_family import code_model_names
 
     assert code_model_names("main_iso（对 resnet20）中的 eca_resnet20_iso") == \
         "`main_iso`（对 `resnet20`）中的 `eca_resnet20_iso`"
@@ -118,7 +118,7 @@ def test_model_names_are_set_as_code_once_and_whole() -> None:
 
 
 def test_a_label_starting_with_han_gets_no_space() -> None:
-    from cifarlib.comparison_family import _row_name
+    from cifarlib.report.comparison_family import _row_name
 
     assert _row_name("ECA 开 / 关", "开（eca_resnet20）") == "ECA 开 / 关中的开（eca_resnet20）"
     assert _row_name("Ghost 比例", "s=4") == "Ghost 比例中的 s=4"
@@ -131,6 +131,6 @@ def test_too_few_intervals_need_no_correction() -> None:
 
 
 def test_unconfirmed_lists_the_calls_holm_takes_back() -> None:
-    from cifarlib.comparison_family import unconfirmed
+    from cifarlib.report.comparison_family import unconfirmed
 
     assert unconfirmed(comparison_family(study_comparisons(RUNS))) == ["ghost_resnet20_iso"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cifarlib.convnext_diagnosis import (DIAGNOSIS_FILE, diagnosis_display, diagnosis_sentence, load_diagnosis,
+from cifarlib.report.convnext_diagnosis import (DIAGNOSIS_FILE, diagnosis_display, diagnosis_sentence, load_diagnosis,
                                          reference_top1)
 
 

@@ -4,8 +4,8 @@ import math
 
 import pandas as pd
 
-from cifarlib.design_vs_capacity import design_display, design_pairs, design_sentence, reading
-from cifarlib.report import ABLATION_COLUMNS
+from cifarlib.report.design_vs_capacity import design_display, design_pairs, design_sentence, reading
+from cifarlib.report.ablations import ABLATION_COLUMNS
 
 
 def _table(rows):

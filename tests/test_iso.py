@@ -11,7 +11,7 @@ from cifarlib.models.resnet import scaled_widths
 
 
 def test_every_graft_has_an_iso_version() -> None:
-    assert set(ISO_WIDTHS) == set(list_models("graft"))
+    assert list(ISO_WIDTHS) == list_models("graft")
     assert set(list_models("iso")) == {f"{g}_iso" for g in list_models("graft")}
 
 
@@ -48,3 +48,19 @@ def test_registry_refuses_a_name_a_graft_template_matches() -> None:
         register_model("eca_resnet44", family="full", method="x")(lambda **kw: nn.Identity())
     with pytest.raises(ValueError, match="matches the registered model"):
         register_graft("resnet{depth}", method="x")(lambda depth, **kw: nn.Identity())
+
+
+def test_a_width_that_builds_the_graft_is_the_graft(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The search and same_model agree: 0.98 rounds to 16/32/64, so it builds the graft itself."""
+    import dataclasses
+
+    from cifarlib.models import methods
+    from cifarlib.models.iso import builds_the_graft, same_model
+
+    assert builds_the_graft(0.98, {}) and builds_the_graft(1.0, {})
+    assert not builds_the_graft(0.96, {}) and not builds_the_graft(1.0, {"heads": 2})
+    table = tuple(dataclasses.replace(m, iso_width=0.98) if m.graft == "eca_resnet20" else m for m in methods.METHODS)
+    monkeypatch.setattr(methods, "METHODS", table)
+    assert same_model("eca_resnet20_iso") == "eca_resnet20"
+    assert same_model("ghost_resnet20_iso") == "ghost_resnet20_iso"
+    assert same_model("resnet20") == "resnet20"

@@ -1,10 +1,10 @@
-"""cifarlib.learns_check: the full-size learns-check's criterion and its sentence, on hand-made runs."""
+"""cifarlib.report.learns_check: the full-size learns-check's criterion and its sentence, on hand-made runs."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from cifarlib.learns_check import chance_top1, learns_sentence, learns_table
+from cifarlib.report.learns_check import chance_top1, learns_sentence, learns_table
 
 
 def _runs(experiment: str, rows: list[tuple[str, float, int]]) -> pd.DataFrame:

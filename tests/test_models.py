@@ -7,22 +7,21 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cifarlib.models import create_model, list_models, model_entry
+from cifarlib.models import METHODS, create_model, list_models, model_entry
 
 ALL_MODELS = list_models()
 
 
-def test_registry_lists_the_design_table() -> None:
-    backbones = {"resnet20", "resnet32", "resnet56"}
-    grafts = {"convnext_resnet20", "msca_resnet20", "lsk_resnet20", "coat_resnet20", "eca_resnet20",
-              "csp_resnet20", "ghost_resnet20", "hor_resnet20", "resnest20", "mixer_resnet20"}
-    full = {"convnext_tiny", "segnext_mscan_t", "lsknet_t", "coatnet_0", "eca_resnet50",
-            "cspresnet50", "ghostnet_100", "hornet_tiny", "resnest50d", "mixer_s4"}
-    assert set(list_models("backbone")) == backbones
-    assert set(list_models("graft")) == grafts
-    assert set(list_models("full")) == full
-    assert set(list_models("iso")) == {f"{g}_iso" for g in grafts}
-    assert len({model_entry(n).method for n in grafts}) == 10
+def test_registry_lists_the_method_table() -> None:
+    """The registry holds the backbone and, per method of the table, its graft, iso graft and
+    full-size network, in the table's order."""
+    assert list_models("backbone") == ["resnet20", "resnet32", "resnet56"]
+    assert list_models("graft") == [m.graft for m in METHODS]
+    assert list_models("iso") == [m.iso for m in METHODS]
+    assert list_models("full") == [m.full for m in METHODS if m.full is not None]
+    assert [model_entry(m.graft).method for m in METHODS] == [m.name for m in METHODS]
+    assert len({m.name for m in METHODS}) == len(METHODS) == len(list_models("graft"))
+    assert all(model_entry(m.full).method == m.name for m in METHODS if m.full is not None)
 
 
 def test_unknown_model_lists_valid_names() -> None:

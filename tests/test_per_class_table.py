@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from cifarlib.per_class_table import per_class_caption, per_class_styler, short_headers
+from cifarlib.report.per_class_table import per_class_caption, per_class_styler, short_headers
 
 MODELS = ["resnet20", "convnext_resnet20", "msca_resnet20"]
 

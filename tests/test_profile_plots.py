@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from cifarlib.plots import (accuracy_vs_cost, block_diagram, curves_small_multiples, setup_style,  # noqa: E402
+from cifarlib.report.plots import (accuracy_vs_cost, block_diagram, curves_small_multiples, setup_style,  # noqa: E402
                             training_curves)
 from cifarlib.profile import count_flops, count_parameters, model_table  # noqa: E402
 
@@ -106,7 +106,7 @@ def test_small_multiples_have_one_panel_per_model_and_a_reference_line() -> None
 
 
 def test_per_class_plot_renders_one_bar_group_per_class() -> None:
-    from cifarlib.plots import per_class_plot
+    from cifarlib.report.plots import per_class_plot
 
     table = pd.DataFrame({"resnet20": [90.0, 70.0], "eca_resnet20": [91.0, 68.0]}, index=["飞机", "猫"])
     fig = per_class_plot(table)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from cifarlib.recipe_evidence import recipe_display, recipe_scores, recipe_table
+from cifarlib.report.recipe_evidence import recipe_display, recipe_scores, recipe_table
 
 
 def _detail(variant: str, seed: int, views: dict[str, float], experiment: str = "recipe") -> dict:
@@ -49,7 +49,7 @@ def test_no_recipe_records_give_an_empty_table() -> None:
 
 
 def test_sentence_names_the_reference_the_significant_and_who_reaches_the_target() -> None:
-    from cifarlib.recipe_evidence import recipe_sentence
+    from cifarlib.report.recipe_evidence import recipe_sentence
 
     text = recipe_sentence(recipe_table(recipe_scores(DETAILS)))
     assert "参照（base 配方 + 训练权重）在 2 个种子上为 84.20%" in text
@@ -59,7 +59,7 @@ def test_sentence_names_the_reference_the_significant_and_who_reaches_the_target
 
 
 def test_one_shared_seed_gives_no_interval_and_the_sentence_says_so() -> None:
-    from cifarlib.recipe_evidence import recipe_sentence
+    from cifarlib.report.recipe_evidence import recipe_sentence
 
     text = recipe_sentence(recipe_table(recipe_scores(DETAILS[:1])))
     assert "3 个组合与参照只共有 1 个种子，没有区间" in text and "跨过 0" not in text

@@ -6,7 +6,8 @@ import math
 
 import pandas as pd
 
-from cifarlib.report import budget_text, group_display, summary_table
+from cifarlib.report.budget_line import budget_text
+from cifarlib.report.tables import group_display, summary_table
 
 
 def _runs() -> pd.DataFrame:
@@ -46,7 +47,7 @@ def test_group_display_merges_sd_into_top1_and_hides_a_lone_default_variant() ->
 
 
 def test_device_names_read_as_chinese_in_prose() -> None:
-    from cifarlib.report import device_zh
+    from cifarlib.report.budget_line import device_zh
 
     assert device_zh("AMD EPYC (1 threads)") == "AMD EPYC（1 线程）"
     assert device_zh("NVIDIA H200") == "NVIDIA H200"

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cifarlib.report import comparison_table, summary_table
+from cifarlib.report.tables import comparison_table, summary_table
 from cifarlib.results import load_runs
-from cifarlib.stats import (Interval, bootstrap_difference, mean_sd, paired_difference, significant,
+from cifarlib.report.stats import (Interval, bootstrap_difference, mean_sd, paired_difference, significant,
                             t_quantile, verdict)
 from multiseed import fabricate_results  # tests/multiseed.py (pytest puts tests/ on sys.path)
 

@@ -3,20 +3,20 @@
 import pandas as pd
 import pytest
 
-from cifarlib import report
-from cifarlib.study_budget import (budget_display, budget_sentence, hours_at_seeds,
-                                   read_inference_speed, study_budget)
+from cifarlib.report import study_plan
+from cifarlib.report.study_budget import (budget_display, budget_sentence, hours_at_seeds, model_gflops,
+                                          read_inference_speed, study_budget)
 
 PLANNED = pd.DataFrame(
     [("main", "resnet20", "default", s) for s in (0, 1, 2)]
     + [("main", "slow_graft", "default", 0)]
     + [("main_iso", "fast_iso", "default", s) for s in (0, 1, 2)],
-    columns=report.RUN_KEYS)
+    columns=study_plan.RUN_KEYS)
 INFERENCE = {"resnet20": 1000.0, "slow_graft": 250.0, "fast_iso": 2000.0}
 
 
 def _runs(rows):
-    return pd.DataFrame(rows, columns=report.RUN_KEYS + ["wall_time_s", "test_top1"])
+    return pd.DataFrame(rows, columns=study_plan.RUN_KEYS + ["wall_time_s", "test_top1"])
 
 
 RUNS = _runs([("main", "resnet20", "default", 0, 600.0, 77.0), ("main", "resnet20", "default", 1, 660.0, 77.4),
@@ -60,15 +60,13 @@ def test_sentence_states_the_shortfall_and_the_single_seed_models():
 def test_bad_input_names_the_fix():
     with pytest.raises(ValueError, match="reference model 'resnet20'"):
         study_budget(RUNS[RUNS["model"] != "resnet20"], PLANNED, INFERENCE)
-    with pytest.raises(KeyError, match="python -m cifarlib models"):
-        study_budget(RUNS, PLANNED, {"resnet20": 1000.0})
     with pytest.raises(FileNotFoundError, match="python -m cifarlib models"):
         read_inference_speed("/nonexistent/models_cpu.txt")
 
 
 def test_committed_inference_table_prices_every_study_model():
     speeds = read_inference_speed()
-    assert set(report.planned_runs("study")["model"]) <= set(speeds)
+    assert set(study_plan.planned_runs("study")["model"]) <= set(speeds)
     assert all(v > 0 for v in speeds.values())
 
 
@@ -77,3 +75,20 @@ def test_display_has_chinese_headers_and_one_row_per_model():
     assert list(shown["已完成 / 计划"]) == ["2 / 3", "0 / 1", "1 / 3"]
     assert list(shown["依据"]) == ["实测", "估计", "实测"]
     assert list(shown["每次运行（分钟）"]) == ["10.5", "42.0", "5.0"]
+
+
+def test_a_new_model_without_a_measured_row_is_priced_by_flops():
+    """No record and no inference row (a method just added): resnet20's minutes x its FLOPs ratio,
+    labelled as such, never a KeyError."""
+    gflops = {"resnet20": 0.08, "slow_graft": 0.2, "fast_iso": 0.04}.__getitem__
+    budget = study_budget(RUNS, PLANNED, {"resnet20": 1000.0}, gflops=gflops).set_index("model")
+    assert (budget.loc["slow_graft", "basis"], budget.loc["slow_graft", "minutes_per_run"]) == ("flops", pytest.approx(26.25))
+    assert budget.loc["fast_iso", "basis"] == "measured"  # its own record still wins
+    shown = budget_display(budget.reset_index())
+    assert list(shown["依据"]) == ["实测", "按 FLOPs 估计", "实测"]
+    text = budget_sentence(budget.reset_index(), RUNS)
+    assert "`slow_graft` 既没有记录也未测推理吞吐，按前向 FLOPs 比例估计" in text
+
+
+def test_model_gflops_counts_a_registered_model():
+    assert model_gflops("resnet20") == pytest.approx(0.082, abs=0.001)

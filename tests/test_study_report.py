@@ -12,8 +12,9 @@ import pytest
 
 matplotlib.use("Agg")
 
-from cifarlib import report  # noqa: E402
-from cifarlib.report import Ablation, Arm  # noqa: E402
+from cifarlib.report import (ablations, autotune_file, efficiency, overview, per_class_accuracy, profile_file,  # noqa: E402
+                             study_plan, superclasses, tables)
+from cifarlib.report.ablations import Ablation, Arm  # noqa: E402
 from cifarlib.results import unpack_bits  # noqa: E402
 
 
@@ -48,7 +49,7 @@ def _ablation_data() -> tuple[pd.DataFrame, list[dict]]:
 
 def test_ablation_table_paired_interval_and_bootstrap() -> None:
     runs, details = _ablation_data()
-    table = report.ablation_table(runs, details, ABL, resamples=500)
+    table = ablations.ablation_table(runs, details, ABL, resamples=500)
     assert list(table["role"]) == ["reference", "arm"]  # v2 has no records: no row
     ref, arm = table.iloc[0], table.iloc[1]
     assert ref["top1"] == pytest.approx(71.0) and ref["top1_sd"] == pytest.approx(1.0)
@@ -58,43 +59,43 @@ def test_ablation_table_paired_interval_and_bootstrap() -> None:
     assert arm["ci_high"] == pytest.approx(2.0 + half, abs=1e-4)
     assert not arm["significant"] and "跨过 0" in arm["verdict"]
     assert arm["boot_low"] <= 2.0 <= arm["boot_high"]  # per-image difference is exactly 2 points
-    shown = report.ablation_display(table)
+    shown = ablations.ablation_display(table)
     assert list(shown.columns)[:3] == ["设置", "种子数", "top-1 (%)"]
     assert shown.iloc[0, 0] == "参考（参考）" and shown.iloc[1, 2] == "73.00 ± 2.00"
     assert shown.iloc[1, 3] == "+2.00" and shown.iloc[0, 3] == "—"
     assert shown["结论"].tolist() == ["参考", "跨过 0"]
-    sentence = report.ablation_sentence(table, "参考")
+    sentence = ablations.ablation_sentence(table, "参考")
     assert "跨过 0" in sentence and "更高" not in sentence and "高 " not in sentence
 
 
 def test_ablation_sentence_only_calls_a_difference_when_the_interval_excludes_zero() -> None:
     runs, details = _ablation_data()
     runs.loc[(runs["variant"] == "v1"), "test_top1"] = [72.0, 73.1, 73.9]  # +2, +2.1, +1.9
-    table = report.ablation_table(runs, details, ABL, resamples=200)
+    table = ablations.ablation_table(runs, details, ABL, resamples=200)
     assert table.iloc[1]["significant"] and table.iloc[1]["verdict"] == "显著更高"
-    assert "比参考高 2.00 个百分点" in report.ablation_sentence(table, "参考")
+    assert "比参考高 2.00 个百分点" in ablations.ablation_sentence(table, "参考")
 
 
 def test_ablation_without_reference_or_arms_says_so() -> None:
     runs, details = _ablation_data()
-    assert "还没有记录" in report.ablation_sentence(report.ablation_table(runs.iloc[:0], [], ABL), "参考")
+    assert "还没有记录" in ablations.ablation_sentence(ablations.ablation_table(runs.iloc[:0], [], ABL), "参考")
     only_ref = runs[runs["experiment"] == "main"]
-    assert "还没有任何记录" in report.ablation_sentence(report.ablation_table(only_ref, details, ABL), "参考")
+    assert "还没有任何记录" in ablations.ablation_sentence(ablations.ablation_table(only_ref, details, ABL), "参考")
 
 
 def test_one_shared_seed_gives_no_interval() -> None:
     runs, details = _ablation_data()
     runs = runs[~((runs["variant"] == "v1") & (runs["seed"] > 0))]
-    table = report.ablation_table(runs, details, ABL, resamples=100)
+    table = ablations.ablation_table(runs, details, ABL, resamples=100)
     assert math.isnan(table.iloc[1]["ci_low"]) and table.iloc[1]["pairs"] == 1
-    assert "不下结论" in report.ablation_sentence(table, "参考")
-    assert report.format_interval(float("nan"), 1.0) == "—"
+    assert "不下结论" in ablations.ablation_sentence(table, "参考")
+    assert tables.format_interval(float("nan"), 1.0) == "—"
 
 
 def test_study_ablations_name_planned_arms() -> None:
-    planned = report.planned_runs("study")
+    planned = study_plan.planned_runs("study")
     keys = set(map(tuple, planned[["experiment", "model", "variant"]].itertuples(index=False)))
-    for ablation in report.STUDY_ABLATIONS:
+    for ablation in ablations.STUDY_ABLATIONS:
         for arm in (ablation.reference, *ablation.arms):
             assert (arm.experiment, arm.model, arm.variant) in keys, arm
 
@@ -103,15 +104,15 @@ def test_missing_runs_and_text() -> None:
     planned = pd.DataFrame([{"experiment": e, "model": "m", "variant": "default", "seed": s}
                             for e in ("main", "abl") for s in range(3)])
     runs = pd.DataFrame([_run("main", "m", "default", s, 70.0) for s in (0, 2)])
-    missing = report.missing_runs(runs, planned)
+    missing = study_plan.missing_runs(runs, planned)
     assert list(map(tuple, missing[["experiment", "seed"]].itertuples(index=False))) == [
         ("main", 1), ("abl", 0), ("abl", 1), ("abl", 2)]
-    summary = report.missing_summary(missing)
+    summary = study_plan.missing_summary(missing)
     assert list(summary["缺少的种子"]) == ["1", "0, 1, 2"]
-    text = report.missing_text(missing, planned)
+    text = study_plan.missing_text(missing, planned)
     assert "6 个运行里还有 **4 个尚未完成**" in text and "`abl` 缺 3 个" in text
-    assert report.missing_text(missing, planned, ["zzz"]).startswith("计划中的 0 个运行已全部完成")
-    assert len(report.missing_runs(pd.DataFrame(), planned)) == 6
+    assert study_plan.missing_text(missing, planned, ["zzz"]).startswith("计划中的 0 个运行已全部完成")
+    assert len(study_plan.missing_runs(pd.DataFrame(), planned)) == 6
 
 
 def test_unpack_bits_round_trip() -> None:
@@ -128,8 +129,8 @@ CLASSES = ["a", "b", "c", "d"]
 
 
 def test_class_accuracy_and_confused_pairs() -> None:
-    assert report.class_accuracy(CONFUSION).tolist() == [80.0, 60.0, 90.0, 40.0]
-    pairs = report.confused_pairs(CONFUSION, CLASSES, top=2)
+    assert per_class_accuracy.class_accuracy(CONFUSION).tolist() == [80.0, 60.0, 90.0, 40.0]
+    pairs = per_class_accuracy.confused_pairs(CONFUSION, CLASSES, top=2)
     assert list(zip(pairs["a"], pairs["b"], pairs["total"])) == [("a", "b", 4), ("c", "d", 5)][::-1]
     assert pairs.iloc[0]["a_as_b"] == 1 and pairs.iloc[0]["b_as_a"] == 4
     assert pairs.iloc[0]["share"] == pytest.approx(25.0)
@@ -142,41 +143,41 @@ def test_per_class_means_and_summed_confusion() -> None:
                _detail("abl", "m", "v", 0, None, confusion=other)]
     for d in details:
         d["classes"] = CLASSES
-    table = report.per_class_means(details)
+    table = per_class_accuracy.per_class_means(details)
     assert table.loc["a", "m"] == pytest.approx((80 + 40) / 2) and table.attrs["seeds"] == {"m": 2}
-    total, classes, seeds = report.summed_confusion(details, "main", "m")
+    total, classes, seeds = per_class_accuracy.summed_confusion(details, "main", "m")
     assert seeds == 2 and classes == CLASSES and total.sum() == 80
-    assert report.summed_confusion(details, "main", "x")[0] is None
-    assert report.chinese_class("cat") == "猫" and report.chinese_class("apple") == "apple"
+    assert per_class_accuracy.summed_confusion(details, "main", "x")[0] is None
+    assert per_class_accuracy.chinese_class("cat") == "猫" and per_class_accuracy.chinese_class("apple") == "apple"
 
 
 def test_cifar100_superclasses_are_the_standard_table() -> None:
-    mapping = report.cifar100_fine_to_coarse()
-    assert len(mapping) == 100 and len(report.CIFAR100_SUPERCLASSES) == 20
-    assert all(len(v) == 5 for v in report.CIFAR100_SUPERCLASSES.values())
-    coarse = report.cifar100_coarse_indices()
+    mapping = superclasses.cifar100_fine_to_coarse()
+    assert len(mapping) == 100 and len(superclasses.CIFAR100_SUPERCLASSES) == 20
+    assert all(len(v) == 5 for v in superclasses.CIFAR100_SUPERCLASSES.values())
+    coarse = superclasses.cifar100_coarse_indices()
     # fine labels 0-4 (apple, aquarium_fish, baby, bear, beaver) and 99 (worm) of the data set
     assert coarse[:5] == [4, 1, 14, 8, 0] and coarse[99] == 13
-    assert set(report.CIFAR100_SUPERCLASS_CHINESE) == set(report.CIFAR100_SUPERCLASSES)
+    assert set(superclasses.CIFAR100_SUPERCLASS_CHINESE) == set(superclasses.CIFAR100_SUPERCLASSES)
 
 
 def test_superclass_grouping_on_a_synthetic_confusion_matrix() -> None:
     mapping = {"a": "X", "b": "X", "c": "Y", "d": "Y"}
-    matrix, names = report.superclass_confusion(CONFUSION, CLASSES, mapping)
+    matrix, names = superclasses.superclass_confusion(CONFUSION, CLASSES, mapping)
     assert names == ["X", "Y"]
     assert matrix.tolist() == [[18, 2], [2, 18]]
-    table = report.superclass_table(CONFUSION, CLASSES, mapping).set_index("superclass")
+    table = superclasses.superclass_table(CONFUSION, CLASSES, mapping).set_index("superclass")
     assert table.loc["X", "fine_accuracy"] == pytest.approx(70.0)
     assert table.loc["X", "coarse_accuracy"] == pytest.approx(90.0)
     assert table.loc["X", "errors_within"] == pytest.approx(100 * 4 / 6)
     assert table.loc["Y", "errors_within"] == pytest.approx(100 * 5 / 7)
     with pytest.raises(ValueError):
-        report.superclass_confusion(CONFUSION, CLASSES[:3], mapping)
+        superclasses.superclass_confusion(CONFUSION, CLASSES[:3], mapping)
     with pytest.raises(KeyError):
-        report.superclass_confusion(CONFUSION, CLASSES, {"a": "X"})
+        superclasses.superclass_confusion(CONFUSION, CLASSES, {"a": "X"})
     # the real 100-class table: an identity confusion matrix stays on the diagonal
-    fine = sorted(report.cifar100_fine_to_coarse())
-    m, coarse = report.superclass_confusion(np.eye(100, dtype=int) * 100, fine)
+    fine = sorted(superclasses.cifar100_fine_to_coarse())
+    m, coarse = superclasses.superclass_confusion(np.eye(100, dtype=int) * 100, fine)
     assert m.shape == (20, 20) and np.all(np.diag(m) == 500)
 
 
@@ -189,25 +190,25 @@ slow                                 1.000               0.800               1.2
 
 
 def test_parse_autotune_table_and_policy_effect() -> None:
-    table = report.parse_autotune_table(AUTOTUNE)
+    table = autotune_file.parse_autotune_table(AUTOTUNE)
     assert list(table["model"]) == ["resnet20", "slow"]
     assert table.attrs["candidates"] == ["fp32/NCHW", "fp32/channels_last", "bf16/NCHW", "bf16/channels_last"]
     assert table.loc[1, "chosen"] == "fp32/channels_last" and table.loc[0, "fwd_gflop_per_s"] == 26.2
-    assert report.batch_size_from_comments(table.attrs["comments"]) == 64
-    effect = report.policy_effect(table).set_index("model")
+    assert autotune_file.batch_size_from_comments(table.attrs["comments"]) == 64
+    effect = autotune_file.policy_effect(table).set_index("model")
     assert effect.loc["resnet20", "bf16/channels_last"] == pytest.approx(2.5)
     assert effect.loc["slow", "bf16/NCHW"] == pytest.approx(0.8) and effect.loc["slow", "best"] == pytest.approx(1.25)
     with pytest.raises(ValueError):
-        report.parse_autotune_table("# only a comment\n")
+        autotune_file.parse_autotune_table("# only a comment\n")
     with pytest.raises(ValueError):
-        report.parse_autotune_table(AUTOTUNE + "broken 1.0\n")
+        autotune_file.parse_autotune_table(AUTOTUNE + "broken 1.0\n")
 
 
 def test_parse_the_committed_benchmark() -> None:
     from pathlib import Path
 
     text = (Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "autotune_cpu.txt").read_text()
-    table = report.parse_autotune_table(text)
+    table = autotune_file.parse_autotune_table(text)
     assert "resnet20" in set(table["model"]) and table["images_per_s"].gt(0).all()
 
 
@@ -216,15 +217,15 @@ def test_record_policy_effect_and_efficiency_table() -> None:
     details = [_detail("main", "resnet20", "default", s, None,
                        execution_policy={"precision": "bf16", "channels_last": s != 2, "seconds_per_step": steps})
                for s in range(3)]
-    effect = report.record_policy_effect(details).set_index("model")
+    effect = autotune_file.record_policy_effect(details).set_index("model")
     assert effect.loc["resnet20", "runs"] == 3 and effect.loc["resnet20", "speedup"] == pytest.approx(2.0)
     assert effect.loc["resnet20", "policies"] == "bf16/NCHW、bf16/channels_last"
-    assert report.record_policy_effect([]).empty
+    assert autotune_file.record_policy_effect([]).empty
 
     runs = pd.DataFrame([_run("main", "resnet20", "default", s, 70.0) for s in range(3)])
-    autotune = report.parse_autotune_table(AUTOTUNE)
+    autotune = autotune_file.parse_autotune_table(AUTOTUNE)
     inference = pd.DataFrame({"model": ["slow"], "params_m": [0.3], "gflops": [0.1], "images_per_s": [500.0]})
-    table = report.efficiency_table(runs, autotune, inference).set_index("model")
+    table = efficiency.efficiency_table(runs, autotune, inference).set_index("model")
     assert table.loc["resnet20", "record_images_per_s"] == pytest.approx(101.0)
     assert (table.loc["resnet20", "record_min"], table.loc["resnet20", "record_max"]) == (100.0, 102.0)
     assert table.loc["resnet20", "bench_gflop_per_s"] == pytest.approx(320 * 0.08)
@@ -235,10 +236,10 @@ def test_record_policy_effect_and_efficiency_table() -> None:
 def test_study_figures_draw() -> None:
     import matplotlib.pyplot as plt
 
-    from cifarlib import plots
+    from cifarlib.report import plots
 
     runs, details = _ablation_data()
-    fig = plots.ablation_interval_plot(report.ablation_table(runs, details, ABL, resamples=100), "参考")
+    fig = plots.ablation_interval_plot(ablations.ablation_table(runs, details, ABL, resamples=100), "参考")
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels == ["v1（3 对）"]
     assert any(t.get_text() == "+2.00" for t in fig.axes[0].texts)
@@ -248,12 +249,12 @@ def test_study_figures_draw() -> None:
     plt.close(fig)
     table = pd.DataFrame({"m1": [80.0, 60.0], "m2": [70.0, 65.0]}, index=["猫", "狗"])
     plt.close(plots.per_class_plot(table))
-    eff = report.efficiency_table(pd.DataFrame([_run("main", "resnet20", "default", 0, 70.0)]),
-                                  report.parse_autotune_table(AUTOTUNE))
+    eff = efficiency.efficiency_table(pd.DataFrame([_run("main", "resnet20", "default", 0, 70.0)]),
+                                  autotune_file.parse_autotune_table(AUTOTUNE))
     fig = plots.throughput_plot(eff, "bench_images_per_s", "bench_gflop_per_s", "训练吞吐")
     assert "320" in [t.get_text() for t in fig.axes[0].texts]
     plt.close(fig)
-    fig = plots.policy_plot(report.policy_effect(report.parse_autotune_table(AUTOTUNE)))
+    fig = plots.policy_plot(autotune_file.policy_effect(autotune_file.parse_autotune_table(AUTOTUNE)))
     assert any("×2.50" in t.get_text() for t in fig.axes[0].texts)
     plt.close(fig)
 
@@ -263,28 +264,28 @@ def test_study_runs_picks_one_data_set_and_main_ablation_lists_models() -> None:
     runs = pd.concat([runs, pd.DataFrame([dict(_run("main", "base", "default", 0, 1.0), dataset="x-generated"),
                                           dict(_run("other", "base", "default", 0, 1.0))])])
     planned = pd.DataFrame({"experiment": ["main", "abl"]})
-    study = report.study_runs(runs, planned)
+    study = study_plan.study_runs(runs, planned)
     assert set(study["dataset"]) == {"d"} and set(study["experiment"]) == {"main", "abl"}
-    ablation = report.main_ablation(study, reference="base")
+    ablation = ablations.main_ablation(study, reference="base")
     assert ablation.reference == Arm("main", "base", "default", "base") and [a.model for a in ablation.arms] == ["other"]
-    ablation = report.main_ablation(study, reference="other")
+    ablation = ablations.main_ablation(study, reference="other")
     assert [a.model for a in ablation.arms] == ["base"]
-    iso = report.main_ablation(study, reference="other", experiment="abl", reference_experiment="main")
+    iso = ablations.main_ablation(study, reference="other", experiment="abl", reference_experiment="main")
     assert iso.reference.experiment == "main" and [a.variant for a in iso.arms] == ["default"]
-    assert report.study_runs(pd.DataFrame(), planned).empty
+    assert study_plan.study_runs(pd.DataFrame(), planned).empty
 
 
 def test_parse_profile_reads_the_committed_benchmark() -> None:
     from pathlib import Path
 
     text = (Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "profile_grafts_cpu.txt").read_text()
-    table = report.parse_profile(text).set_index("model")
+    table = profile_file.parse_profile(text).set_index("model")
     assert {"resnet20", "msca_resnet20", "lsk_resnet20", "coat_resnet20", "hor_resnet20"} <= set(table.index)
     assert table.loc["resnet20", "depthwise_share"] == 0
     assert table.loc["msca_resnet20", "depthwise_share"] > 50
     assert table.loc["msca_resnet20", "dense_gflops_per_s"] > 5 * table.loc["msca_resnet20", "depthwise_gflops_per_s"]
     synthetic = "## m: 10 ms per step (batch 2), 200 images/s\ndepthwise convs    4.0 ms/step (40.0% of the step),   0.10 GFLOP,    25.0 GFLOP/s\n"
-    assert report.parse_profile(synthetic).iloc[0]["depthwise_share"] == 40.0
+    assert profile_file.parse_profile(synthetic).iloc[0]["depthwise_share"] == 40.0
 
 
 def test_overview_answer_follows_the_intervals_and_counts_what_is_missing() -> None:
@@ -299,7 +300,7 @@ def test_overview_answer_follows_the_intervals_and_counts_what_is_missing() -> N
     rows += [_run("main", "d", "default", 0, 60.0)]  # one seed by plan: named, never judged
     runs = pd.DataFrame([{**r, "train_images": 50000, "test_images": 10000, "epochs": 4, "batch_size": 128,
                           "device": "cpu"} for r in rows])
-    text = report.overview_answer(runs, planned)
+    text = overview.overview_answer(runs, planned)
     assert "**77.10 ± 0.10%**" in text
     assert "按原设计嫁接的版本已有 2/4 个嫁接模型的结果" in text
     assert "按计划只跑 1 个种子的 `d` 没有区间，不下结论" in text and "60.00" not in text
@@ -307,4 +308,4 @@ def test_overview_answer_follows_the_intervals_and_counts_what_is_missing() -> N
     assert "区间跨过 0 的有 `b`" in text and "`c`" not in text
     assert "等参数版（主比较）还没有任何模型完成至少 2 个种子" in text
     assert f"研究计划的 {len(planned)} 个运行中还有 {len(planned) - len(rows)} 个未完成" in text
-    assert report.overview_answer(runs.iloc[0:0], planned).startswith("研究计划")
+    assert overview.overview_answer(runs.iloc[0:0], planned).startswith("研究计划")

@@ -50,7 +50,7 @@ import pandas as pd
 from IPython.display import display
 
 from cifarlib.params import notebook_parameters, parse_run_parameters
-from cifarlib.plots import setup_style, training_curves
+from cifarlib.report.plots import setup_style, training_curves
 from cifarlib.results import REPO_ROOT
 from cifarlib.runner import run_spec
 

@@ -108,6 +108,11 @@ def _ensure_loaded() -> None:
     import cifarlib.models  # noqa: F401
 
 
+def is_registered(name: str) -> bool:
+    """True when ``name`` is a listed model (no package import is triggered)."""
+    return name in _MODELS
+
+
 def list_models(family: str | None = None) -> list[str]:
     """Names of the listed models, optionally of one family ("backbone", "graft", "full")."""
     _ensure_loaded()

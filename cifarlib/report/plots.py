@@ -220,7 +220,7 @@ def ablation_interval_plot(table: pd.DataFrame, reference: str) -> Figure:
     """Each arm of an ablation against its reference: the paired-by-seed 95 % t interval (thick)
     and the bootstrap-over-test-images interval (thin, just below), the difference written beside.
 
-    ``table`` is :func:`cifarlib.report.ablation_table`'s output (the reference row is skipped).
+    ``table`` is :func:`cifarlib.report.ablations.ablation_table`'s output (the reference row is skipped).
     Solid marker: the paired interval excludes 0; hollow: it crosses 0 or is undefined.
     """
     setup_style()

@@ -41,7 +41,7 @@ def per_class_caption(per_class: pd.DataFrame) -> str:
 
 
 def per_class_styler(per_class: pd.DataFrame, class_name: Callable[[str], str] = str) -> Styler:
-    """:func:`cifarlib.report.per_class_means`'s table (rows = classes, columns = models) as the book
+    """:func:`cifarlib.report.per_class_accuracy.per_class_means`'s table (rows = classes, columns = models) as the book
     shows it: one decimal, each model's best class bold and worst class red, class names through
     ``class_name`` (the book passes the Chinese names)."""
     seeds = per_class.attrs["seeds"]

@@ -1,12 +1,12 @@
 """The study's comparisons as one family, corrected for being run all at once.
 
 Every graft and ablation arm is tested against its reference with a 95 % paired-t interval
-(:func:`cifarlib.report.ablation_table`). Taken one at a time each call has a 5 % false-positive
+(:func:`cifarlib.report.ablations.ablation_table`). Taken one at a time each call has a 5 % false-positive
 rate; over the :math:`m` comparisons of the study about :math:`0.05\\,m` intervals would exclude zero
 even if nothing differed. :func:`comparison_family` gathers the distinct comparisons (the ECA
 on/off ablation is main's ``eca_resnet20`` vs ``resnet20`` again, and ``eca_resnet20_iso`` is
 ``eca_resnet20`` at width 1.0: each is counted once), and adds
-Holm's adjusted p-value (:func:`cifarlib.stats.holm_adjust`), so the book can say which calls
+Holm's adjusted p-value (:func:`cifarlib.report.stats.holm_adjust`), so the book can say which calls
 survive a family-wise error rate of 5 % and which are only hints.
 """
 
@@ -18,10 +18,12 @@ from typing import Sequence
 
 import pandas as pd
 
-from .models.iso import same_model
-from .models.registry import list_models
-from .report import STUDY_ABLATIONS, Ablation, ablation_table, format_interval, main_ablation, short_verdict
+from ..models.iso import same_model
+from ..models.registry import list_models
+from . import ablations
+from .ablations import Ablation, ablation_table, main_ablation, short_verdict
 from .stats import holm_adjust
+from .tables import format_interval
 
 FAMILY_COLUMNS = ["comparison", "label", "pairs", "diff", "ci_low", "ci_high", "p_value", "significant",
                   "verdict", "same_as", "holm_p", "holm_significant"]
@@ -30,11 +32,11 @@ MAIN_EXPERIMENTS = ("main", "main_iso")  # the main comparison's two sets, both 
 
 def study_comparisons(runs: pd.DataFrame, details: Sequence[dict] = ()) -> list[tuple[str, Ablation, pd.DataFrame]]:
     """Every comparison of the study as ``(name, ablation, ablation_table)``: main's grafts and the
-    iso grafts against main's ``resnet20``, then :data:`cifarlib.report.STUDY_ABLATIONS` in order.
+    iso grafts against main's ``resnet20``, then :data:`cifarlib.report.ablations.STUDY_ABLATIONS` in order.
     Without ``details`` (per-image correctness) the tables skip the bootstrap view."""
     named = [(f"{experiment}（对 resnet20）", main_ablation(runs, experiment=experiment, reference_experiment="main"))
              for experiment in MAIN_EXPERIMENTS]
-    named += [(a.title, a) for a in STUDY_ABLATIONS]
+    named += [(a.title, a) for a in ablations.STUDY_ABLATIONS]  # the table as it stands now
     return [(name, ablation, ablation_table(runs, list(details), ablation)) for name, ablation in named]
 
 

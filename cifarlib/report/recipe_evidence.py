@@ -5,7 +5,7 @@ Each run of the ``recipe`` experiment tracks a weight EMA and scores its test se
 test-time augmentation). A training change is a *variant* (its own runs); EMA and TTA are *views*
 of the same runs. Every (variant, view) cell is compared with the reference cell (the base recipe
 scored plainly) as a difference paired by seed, with the study's Student-t interval, and a change
-is kept only when that interval excludes zero (:func:`cifarlib.stats.significant`).
+is kept only when that interval excludes zero (:func:`cifarlib.report.stats.significant`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Grafted as their papers design them, the methods change the backbone's parameter count by up to
 3.5x, so a difference to resnet20 mixes the design with the model's size. The iso-parameter
 version (``<graft>_iso``) keeps the design and matches the size. Reading both differences to
-resnet20 together (:func:`cifarlib.report.ablation_table` rows, paired by seed) separates the two:
+resnet20 together (:func:`cifarlib.report.ablations.ablation_table` rows, paired by seed) separates the two:
 
 * lower as designed, no detectable difference at equal size: the gap is the size;
 * lower in both: the design itself costs accuracy at this budget;
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .report import format_interval
+from .tables import format_interval
 
 ISO_SUFFIX = "_iso"
 PAIR_COLUMNS = ["model", "params_designed", "diff_designed", "low_designed", "high_designed", "pairs_designed",
@@ -43,7 +43,7 @@ def design_pairs(designed: pd.DataFrame, iso: pd.DataFrame, params: dict[str, fl
 
 def reading(row: pd.Series) -> str:
     """What the pair of intervals says, in Chinese (the ``significant`` flags are the study's rule,
-    :func:`cifarlib.stats.significant`, as :func:`cifarlib.report.ablation_table` applied it)."""
+    :func:`cifarlib.report.stats.significant`, as :func:`cifarlib.report.ablations.ablation_table` applied it)."""
     if any(pd.isna(row[c]) for c in ("low_designed", "high_designed", "low_iso", "high_iso")):
         return "种子不足，暂不下结论"
     lower_d = row["significant_designed"] and row["diff_designed"] < 0

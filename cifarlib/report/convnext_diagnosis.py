@@ -17,7 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-DIAGNOSIS_FILE = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "convnext_graft_diagnosis.json"
+from ..paths import REPO_ROOT
+
+DIAGNOSIS_FILE = REPO_ROOT / "benchmarks" / "results" / "convnext_graft_diagnosis.json"
 REFERENCE = ("graftcheck", "resnet20")  # the experiment and model that share the diagnosis's budget
 
 

@@ -6,7 +6,11 @@ Every study run uses one core (two runs side by side on the 2-core machine), so 
 * from the mean wall time of the same model's study records when it has any ("measured");
 * otherwise from the reference model's (``resnet20``) mean study wall time, scaled by the ratio
   of inference throughputs in ``benchmarks/results/models_cpu.txt`` ("estimated"):
-  ``minutes(m) = minutes(resnet20) * images_per_s(resnet20) / images_per_s(m)``.
+  ``minutes(m) = minutes(resnet20) * images_per_s(resnet20) / images_per_s(m)``;
+* a new model without a row in that table yet: from resnet20's time scaled by forward FLOPs
+  (``cifarlib.profile.count_flops``), ``minutes(resnet20) * gflops(m) / gflops(resnet20)``
+  ("flops", shown as 按 FLOPs 估计) until its row is measured
+  (``python -m cifarlib models --only NAME --append benchmarks/results/models_cpu.txt``).
 
 The second rule is a proxy (a training step is not an inference pass); it is replaced by the
 measured rule as soon as one record of the model lands. The book's setup page prints the table and
@@ -17,12 +21,14 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
+from ..paths import REPO_ROOT
 from .stats import mean_sd
 
-INFERENCE_TABLE = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "models_cpu.txt"
+INFERENCE_TABLE = REPO_ROOT / "benchmarks" / "results" / "models_cpu.txt"
 BUDGET_COLUMNS = ["experiment", "model", "planned", "done", "minutes_per_run", "basis",
                   "hours_spent", "hours_left"]
 
@@ -43,12 +49,21 @@ def read_inference_speed(path: str | Path = INFERENCE_TABLE) -> dict[str, float]
     return dict(zip(table["model"], table["images_per_s"].astype(float)))
 
 
+def model_gflops(name: str) -> float:
+    """Forward GFLOPs of ``name`` at 32x32 (100 classes), counted on a freshly built model."""
+    from ..models import create_model
+    from ..profile import count_flops
+
+    return count_flops(create_model(name)) / 1e9
+
+
 def study_budget(runs: pd.DataFrame, planned: pd.DataFrame, inference: dict[str, float],
-                 reference: str = "resnet20") -> pd.DataFrame:
+                 reference: str = "resnet20", gflops: Callable[[str], float] = model_gflops) -> pd.DataFrame:
     """One row per planned (experiment, model): runs planned and done, minutes per run and its
-    basis (``measured`` or ``estimated``), core-hours spent and left. ``runs`` are the study's
-    records (:func:`cifarlib.report.study_runs`), ``planned`` its plan
-    (:func:`cifarlib.report.planned_runs`)."""
+    basis (``measured``, ``estimated`` from inference throughput, or ``flops`` for a model with
+    neither a record nor an inference row), core-hours spent and left. ``runs`` are the study's
+    records (:func:`cifarlib.report.study_plan.study_runs`), ``planned`` its plan
+    (:func:`cifarlib.report.study_plan.planned_runs`)."""
     if planned.empty:
         return pd.DataFrame(columns=BUDGET_COLUMNS)
     minutes_of = {} if runs.empty else (runs.groupby("model")["wall_time_s"].mean() / 60).to_dict()
@@ -64,9 +79,8 @@ def study_budget(runs: pd.DataFrame, planned: pd.DataFrame, inference: dict[str,
             minutes, basis = minutes_of[model], "measured"
         elif model in inference and reference in inference:
             minutes, basis = minutes_of[reference] * inference[reference] / inference[model], "estimated"
-        else:
-            raise KeyError(f"model {model!r} has no study record and no row in the inference table; "
-                           f"add it with `python -m cifarlib models`")
+        else:  # a new model: no record, no measured row yet
+            minutes, basis = minutes_of[reference] * gflops(model) / gflops(reference), "flops"
         rows.append({"experiment": experiment, "model": model, "planned": len(group),
                      "done": len(group) - left, "minutes_per_run": minutes, "basis": basis,
                      "hours_spent": float(done["wall_time_s"].sum()) / 3600 if len(done) else 0.0,
@@ -84,7 +98,7 @@ def hours_at_seeds(budget: pd.DataFrame, experiments: tuple[str, ...], seeds: in
 
 def budget_display(budget: pd.DataFrame) -> pd.DataFrame:
     """The budget table with Chinese headers and rounded numbers, for the book."""
-    basis = {"measured": "实测", "estimated": "估计"}
+    basis = {"measured": "实测", "estimated": "估计", "flops": "按 FLOPs 估计"}
     return pd.DataFrame({
         "实验": budget["experiment"], "模型": budget["model"],
         "已完成 / 计划": [f"{d} / {p}" for d, p in zip(budget["done"], budget["planned"])],
@@ -104,10 +118,14 @@ def budget_sentence(budget: pd.DataFrame, runs: pd.DataFrame, reference: str = "
     spent, left = budget["hours_spent"].sum(), budget["hours_left"].sum()
     done, planned = int(budget["done"].sum()), int(budget["planned"].sum())
     estimated = budget[(budget["basis"] == "estimated") & (budget["hours_left"] > 0)]
+    by_flops = budget[(budget["basis"] == "flops") & (budget["hours_left"] > 0)]
     text = (f"到目前为止，研究计划的 {planned} 个运行中已完成 {done} 个，共用 **{spent:.1f} 核·小时**；"
             f"剩余 {planned - done} 个运行估计还需 **{left:.1f} 核·小时**（两个运行并排时约 {left / 2:.1f} 小时墙钟）")
     if len(estimated):
         text += f"，其中 {len(estimated)} 个模型还没有记录，按推理吞吐比例估计"
+    if len(by_flops):
+        text += (f"，{'、'.join(f'`{m}`' for m in by_flops['model'].unique())} 既没有记录也未测推理吞吐，"
+                 "按前向 FLOPs 比例估计（很粗）")
     text += "。"
     full = hours_at_seeds(budget, ("main", "main_iso"), 3)
     ref_minutes = budget.loc[budget["model"] == reference, "minutes_per_run"]
