@@ -318,13 +318,10 @@ def _context(text: str, start: int, end: int) -> str:
 
 
 def ascii_quotes(text: str) -> list[str]:
-    """Straight double quotes (a pair, or a lone one) holding or touching Chinese: “…” is wanted."""
-    found = []
-    for match in re.finditer(r'"[^"]*"|"', text):
-        touching = text[max(0, match.start() - 1):match.start()] + text[match.end():match.end() + 1]
-        if re.search(f"[{HAN}]", match.group(0) + touching):
-            found.append(_context(text, match.start(), match.end()))
-    return found
+    """Straight double quotes (a pair, or a lone one) in a block of Chinese text: “…” is wanted."""
+    if not re.search(f"[{HAN}]", text):
+        return []
+    return [_context(text, m.start(), m.end()) for m in re.finditer(r'"[^"]*"|"', text)]
 
 
 def nested_brackets(text: str) -> list[str]:
