@@ -184,7 +184,7 @@ def test_the_caption_output_before_a_table_becomes_its_title() -> None:
     caption_bundle = nodes.container(nb_element="mime_bundle")
     markdown = nodes.container(mime_type="text/markdown")
     paragraph = nodes.paragraph()
-    paragraph += [nodes.strong(text="表"), nodes.Text("\u3000每个类别的测试准确率")]
+    paragraph += [nodes.Text(""), nodes.strong(text="表"), nodes.Text("\u3000每个类别的测试准确率")]
     markdown += paragraph
     caption_bundle += markdown
     table_bundle = nodes.container(nb_element="mime_bundle")

@@ -397,7 +397,7 @@ def adopt_caption(bundle: nodes.Element) -> nodes.title | None:
     if found is None:
         return None
     paragraph, remove = found
-    children = list(paragraph.children)
+    children = [c for c in paragraph.children if c.astext()]  # MyST leaves empty Text nodes
     bold_label = bool(children) and isinstance(children[0], nodes.strong) and children[0].astext() == "表"
     title = nodes.title()
     for child in children[1:] if bold_label else children:
