@@ -1,8 +1,12 @@
-"""Shared fixtures: a generated data set in the official CIFAR-100 format."""
+"""Shared fixtures: a generated data set in the official CIFAR-100 format; the book built once."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 # One thread per test process (pytest-xdist runs one process per core): on a loaded 2-core
@@ -54,3 +58,43 @@ def no_network_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
         raise urllib.error.URLError(f"network disabled in tests ({url})")
 
     monkeypatch.setattr(torchvision.datasets.utils, "download_and_extract_archive", offline)
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def copy_repo(dest: Path) -> Path:
+    """Copy the tracked files (as a user's clone would have them) to ``dest``, links kept as links."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True,
+                           check=True).stdout.split("\0")
+    for name in filter(None, files):
+        src, dst = REPO / name, dest / name
+        if not src.exists() and not src.is_symlink():
+            continue  # deleted in the work tree but not yet committed
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst, follow_symlinks=False)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def book_build(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The book built as ``make pdf`` builds it, from a copy of the repository at another path:
+    the PDF first (the LaTeX build executes every page), then the HTML from the same Sphinx
+    environment (no second execution). Session-scoped and used only by tests in the xdist group
+    "book" (tests/test_book.py, tests/test_pdf.py), so one worker builds it once."""
+    repo = copy_repo(tmp_path_factory.mktemp("clone") / "repo")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo)}
+    env.pop("CIFARLIB_OFFLINE_ZIP", None)  # a user's machine has no data: nothing may train
+    logs: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    for name, builder in (("pdf", ["--builder", "pdflatex"]), ("html", [])):
+        start = time.perf_counter()
+        proc = subprocess.run([str(jb), "build", "book/", *builder, "-W", "-n", "--keep-going"],
+                              cwd=repo, capture_output=True, text=True, timeout=1800, env=env)
+        seconds[name] = time.perf_counter() - start
+        logs[name] = proc.stdout + proc.stderr
+        assert proc.returncode == 0, f"{name} build failed:\n" + logs[name][-6000:]
+    return {"repo": repo, "html": repo / "book" / "_build" / "html",
+            "latex": repo / "book" / "_build" / "latex", "log": "\n".join(logs.values()),
+            "logs": logs, "seconds": sum(seconds.values()), "seconds_by_build": seconds}

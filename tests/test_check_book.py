@@ -63,3 +63,38 @@ def test_run_pages_keep_their_archived_wide_tables_but_nothing_else() -> None:
 def test_the_width_probe_writes_the_kind_archived_layout_recognises() -> None:
     assert f"`{check_book.WIDE_TABLE}: ${{over}} px wider than the page" in check_book.WIDE_TABLES_JS
     assert "%WIDE_TABLE%" not in check_book.WIDE_TABLES_PROBE + check_book.CHECK_JS
+
+
+def _page(body: str) -> str:
+    """A built page: the theme's header and footer around the article, as pydata-sphinx-theme writes it."""
+    return ('<html><body><main role="main"><div class="bd-header-article">下载 .md</div>'
+            f'<article class="bd-article">{body}</article><footer>作者 项目组</footer></main></body></html>')
+
+
+def test_clean_chinese_prose_has_no_typography_problems() -> None:
+    body = ('<h1>主要结果<a class="headerlink" href="#x">#</a></h1>'
+            '<p>用 <code>eca_resnet20</code> 训练 4 轮（约 20 万张图像），见<a href="r.html">消融实验</a>；'
+            '维度 <span class="math">\\(C/r\\)</span> 的“冗余”通道。</p><pre>print("English code, not a sentence")</pre>'
+            '<div class="citation"><p>Deep residual learning for image recognition. In CVPR, 2016.</p></div>')
+    assert check_book.typography_problems(_page(body)) == []
+
+
+def test_each_typography_rule_finds_its_problem() -> None:
+    cases = {
+        "space between Chinese characters": "<p>见 主要结果</p>",
+        "space next to full-width punctuation": "<p>替代数据。 本书</p>",
+        "ASCII quote in Chinese text": '<p>把第一个"Conv3×3"换成</p>',
+        "half-width punctuation after Chinese": "<p>种子, 轮次</p>",
+        "half-width parentheses around Chinese": "<td>差 (点)</td>",
+        "nested full-width brackets": "<p>关（resnet20（参考））</p>",
+        "English sentence": "<p>This notebook trains one model through the engine.</p>",
+    }
+    for kind, body in cases.items():
+        problems = check_book.typography_problems(_page(body))
+        assert [p.split(": ")[1] for p in problems] == [kind], (kind, problems)
+
+
+def test_typography_reads_only_the_article_and_leaves_code_and_math_out() -> None:
+    page = _page('<p>参数量 <span class="math">\\(k\\)</span> 与 <code>resnet20</code> 之差</p>')
+    assert check_book.prose_blocks(page) == [f"参数量 {check_book.OPAQUE} 与 {check_book.OPAQUE} 之差"]
+    assert check_book.typography_problems(page) == []

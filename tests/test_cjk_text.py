@@ -71,3 +71,40 @@ def test_quotes_spanning_nodes_become_chinese_quotes() -> None:
     para = _para(nodes.Text('用"深度卷积 '), nodes.literal(text="dw"), nodes.Text(' 相乘"的门控，"key"'))
     cjk_text.on_doctree_read(None, para.parent)
     assert para.astext() == '用“深度卷积 dw 相乘”的门控，"key"'
+
+
+def test_break_before_markup_after_an_empty_text_node_is_removed() -> None:
+    from docutils import nodes
+
+    # MyST leaves an empty Text between a line break and bold text: "变化、\n**感受野大**"
+    para = _para(nodes.Text("变化、"), nodes.Text("\n"), nodes.Text(""), nodes.strong(text="感受野大"))
+    cjk_text.on_doctree_read(None, para.parent)
+    assert para.astext() == "变化、感受野大"
+
+
+def test_break_after_a_quote_curled_to_chinese_is_removed() -> None:
+    from docutils import nodes
+
+    para = _para(nodes.Text('相似的"冗余"'), nodes.Text("\n"), nodes.Text("通道"))
+    cjk_text.on_doctree_read(None, para.parent)
+    assert para.astext() == "相似的“冗余”通道"
+
+
+def test_spaces_at_the_edges_of_markup_between_chinese_are_removed() -> None:
+    from docutils import nodes
+
+    ref = nodes.reference(text="主要结果")
+    para = _para(nodes.Text("（由 "), ref, nodes.Text(" 与 "), nodes.reference(text="消融实验"),
+                 nodes.Text(" 所用）；是 "), nodes.strong(text="猫"), nodes.Text("（59.6%）"))
+    cjk_text.on_doctree_resolved(None, para.parent)
+    assert para.astext() == "（由主要结果与消融实验所用）；是猫（59.6%）"
+
+
+def test_spaces_next_to_latin_code_math_and_inside_text_stay() -> None:
+    from docutils import nodes
+
+    para = _para(nodes.Text("用 "), nodes.literal(text="eca_resnet20"), nodes.Text(" 与 "),
+                 nodes.math(text="k"), nodes.Text(" 的值，约 20 万 张，见 "), nodes.reference(text="ResNet"),
+                 nodes.Text(" 一节"))
+    cjk_text.on_doctree_resolved(None, para.parent)
+    assert para.astext() == "用 eca_resnet20 与 k 的值，约 20 万 张，见 ResNet 一节"

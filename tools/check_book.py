@@ -10,7 +10,11 @@ Needs Debian's Chromium and a CJK font (as root: apt-get install -y chromium fon
 A page fails when an <img> did not load, a table is wider than the page (1280 px window; not on
 the archived run pages), a traceback or a Python warning is visible, TeX math was left
 unrendered (raw ``$...$`` / ``\\(`` in the visible text, or MathJax error nodes), or the page's
-HTML has a bare ``<`` that starts no tag (text written into HTML unescaped).
+HTML has a bare ``<`` that starts no tag (text written into HTML unescaped), or its Chinese text
+breaks the typography rules (:func:`typography_problems`: spaces between Han characters or next to
+full-width punctuation, ASCII quotes and half-width punctuation in Chinese, nested full-width
+brackets, English sentences outside code). ``--no-browser`` runs only the checks read from the
+HTML files (markup and typography).
 Screenshots are written outside the repository (default: a folder under the system temp dir).
 """
 
@@ -27,6 +31,7 @@ import tempfile
 import threading
 from functools import partial
 from html import unescape
+from html.parser import HTMLParser
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -124,13 +129,10 @@ def check_pages(html: Path, shots: Path) -> dict[str, list[str]]:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": WINDOW[0], "height": WINDOW[1]})
-            for file in sorted(html.rglob("*.html")):
-                rel = file.relative_to(html).as_posix()
-                if rel.startswith(("_", "genindex", "search")):
-                    continue
+            for rel, file in pages(html):
                 page.goto(f"{base}/{rel}", wait_until="networkidle")
                 page.wait_for_timeout(500)  # MathJax typesets after load
-                results[rel] = page.evaluate(CHECK_JS) + unescaped_markup(file.read_text(encoding="utf-8"))
+                results[rel] = page.evaluate(CHECK_JS) + file_problems(file)
                 page.screenshot(path=str(shots / (rel.replace("/", "__") + ".png")), full_page=True)
             browser.close()
     finally:
@@ -144,21 +146,35 @@ def check_pages_cli(html: Path, shots: Path) -> dict[str, list[str]]:
     results: dict[str, list[str]] = {}
     exe = chromium()
     try:
-        for file in sorted(html.rglob("*.html")):
-            rel = file.relative_to(html).as_posix()
-            if rel.startswith(("_", "genindex", "search")):
-                continue
+        for rel, file in pages(html):
             url = f"{base}/{rel}"
             common = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                       "--virtual-time-budget=8000"]
             dom = subprocess.run(common + [f"--window-size={WINDOW[0]},{WINDOW[1]}", "--dump-dom", url],
                                  capture_output=True, text=True, timeout=120).stdout
-            results[rel] = problems_in_dom(dom, html, file) + unescaped_markup(file.read_text(encoding="utf-8"))
+            results[rel] = problems_in_dom(dom, html, file) + file_problems(file)
             subprocess.run(common + [f"--screenshot={shots / (rel.replace('/', '__') + '.png')}",
                                      "--window-size=1280,4000", url], capture_output=True, timeout=120)
     finally:
         server.shutdown()
     return results
+
+
+def pages(html: Path) -> list[tuple[str, Path]]:
+    """The book's pages under ``html`` as (path relative to it, file), without Sphinx's own pages."""
+    return [(rel, file) for file in sorted(html.rglob("*.html"))
+            if not (rel := file.relative_to(html).as_posix()).startswith(("_", "genindex", "search"))]
+
+
+def file_problems(file: Path) -> list[str]:
+    """The checks read from a built page's HTML file: unescaped markup and Chinese typography."""
+    source = file.read_text(encoding="utf-8")
+    return unescaped_markup(source) + typography_problems(source)
+
+
+def check_files(html: Path) -> dict[str, list[str]]:
+    """Without a browser: only the checks of :func:`file_problems`, for every page."""
+    return {rel: file_problems(file) for rel, file in pages(html)}
 
 
 def unescaped_markup(source: str) -> list[str]:
@@ -206,11 +222,158 @@ def problems_in_dom(dom: str, html: Path, file: Path) -> list[str]:
     return problems
 
 
+# --------------------------------------------------------------------------- Chinese typography
+# Checked on the text a reader sees: the page's article, block by block (paragraphs, list items,
+# table cells, headings, captions), without code, math, scripts and bibliography entries.
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+FULL_PUNCT = "，。、；：？！“”‘’（）《》【】「」"
+SPACE = "[ \u00a0\u2002-\u200a\u3000]+"
+OPAQUE = "\ue000"  # stands for an inline formula or code span (neither Han nor punctuation)
+BLOCK_TAGS = {"p", "li", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "dt", "dd", "figcaption",
+              "caption", "blockquote", "div", "section", "tr", "table", "ul", "ol", "dl", "main",
+              "article"}
+SKIP_TAGS = {"script", "style", "pre", "svg", "template", "noscript"}
+INLINE_OPAQUE_TAGS = {"code", "kbd", "samp", "mjx-container"}
+SKIP_CLASSES = {"headerlink", "citation", "footnote", "toctree-wrapper", "cell_input"}
+VOID_TAGS = {"br", "img", "hr", "meta", "link", "input", "wbr", "source", "col"}
+ENGLISH_WORDS = set("""a an the of to in on for with by from as at is are was were be been it its this
+that these those and or not no nothing else each one only than then there we you they he she which
+what when where who how why can will would should may must has have had do does did all any
+but if so into""".split())
+ENGLISH_RUN = re.compile(r"[A-Za-z]+(?:'[a-z]+)?(?:[ ,;:]+[A-Za-z]+(?:'[a-z]+)?){3,}")
+TYPOGRAPHY_RULES = [
+    ("space between Chinese characters", re.compile(f"[{HAN}]{SPACE}[{HAN}]")),
+    ("space next to full-width punctuation",
+     re.compile(f"[{HAN}{FULL_PUNCT}]{SPACE}[{FULL_PUNCT}]|[{FULL_PUNCT}]{SPACE}[{HAN}]")),
+    ("half-width punctuation after Chinese", re.compile(f"[{HAN}][,;:!?]|[{HAN}]\\.(?=\\s|$)")),
+    ("half-width parentheses around Chinese", re.compile(f"\\([^()]*[{HAN}][^()]*\\)")),
+]
+
+
+class _ProseParser(HTMLParser):
+    """The visible prose of a page's main content, as one string per block (see above)."""
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.scope = scope  # the class of the content element, or "" for the role="main" element
+        self.blocks: list[str] = []
+        self.current: list[str] = []
+        self.stack: list[tuple[str, bool, bool]] = []  # (tag, left out, is the scope element)
+        self.main_depth = 0
+
+    def _skipping(self) -> bool:
+        return any(skipped for _, skipped, _ in self.stack)
+
+    def _flush(self) -> None:
+        text = re.sub(r"[ \t\r\n]+", " ", "".join(self.current)).strip()
+        if text:
+            self.blocks.append(text)
+        self.current = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in VOID_TAGS:
+            return
+        a = dict(attrs)
+        classes = set((a.get("class") or "").split())
+        in_scope = (self.scope in classes) if self.scope else (a.get("role") == "main")
+        self.main_depth += in_scope
+        inline_opaque = tag in INLINE_OPAQUE_TAGS or (tag == "span" and "math" in classes)
+        skipped = (tag in SKIP_TAGS or bool(classes & SKIP_CLASSES) or inline_opaque
+                   or (tag == "div" and "math" in classes))
+        if inline_opaque and not self._skipping():
+            self.current.append(OPAQUE)
+        if tag in BLOCK_TAGS and not inline_opaque:
+            self._flush()
+        self.stack.append((tag, skipped, in_scope))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID_TAGS:
+            return
+        if not any(open_tag == tag for open_tag, _, _ in self.stack):
+            return  # a stray end tag
+        while self.stack:
+            open_tag, _, was_scope = self.stack.pop()
+            self.main_depth -= was_scope
+            if open_tag == tag:
+                break
+        if tag in BLOCK_TAGS:
+            self._flush()
+
+    def handle_data(self, data: str) -> None:
+        if self.main_depth and not self._skipping():
+            self.current.append(data)
+
+
+def prose_blocks(html_source: str) -> list[str]:
+    """The blocks of visible prose in a built page's main content (see the section comment)."""
+    # the theme's article (not its header buttons, page navigation or footer), else role="main"
+    parser = _ProseParser("bd-article" if 'class="bd-article' in html_source else "")
+    parser.feed(html_source)
+    parser._flush()
+    return parser.blocks
+
+
+def _context(text: str, start: int, end: int) -> str:
+    return text[max(0, start - 12):end + 12].replace(OPAQUE, "…")
+
+
+def ascii_quotes(text: str) -> list[str]:
+    """Straight double quotes (a pair, or a lone one) in a block of Chinese text: “…” is wanted."""
+    if not re.search(f"[{HAN}]", text):
+        return []
+    return [_context(text, m.start(), m.end()) for m in re.finditer(r'"[^"]*"|"', text)]
+
+
+def nested_brackets(text: str) -> list[str]:
+    """Full-width brackets inside full-width brackets: （a（b）c）."""
+    found, depth, opened = [], 0, 0
+    for i, char in enumerate(text):
+        if char == "（":
+            depth += 1
+            if depth == 1:
+                opened = i
+            elif depth == 2:
+                found.append(_context(text, opened, i + 1))
+        elif char == "）" and depth:
+            depth -= 1
+    return found
+
+
+def english_sentences(text: str) -> list[str]:
+    """The first run of four or more English words, two of them common function words, in a
+    block: an English sentence on a Chinese page (identifiers and names are not sentences). A
+    short block without Chinese (a table cell, a label) is not checked."""
+    if not re.search(f"[{HAN}]", text) and len(text) < 40:
+        return []
+    for match in ENGLISH_RUN.finditer(text):
+        words = re.findall(r"[A-Za-z]+", match.group(0))
+        if sum(w.lower() in ENGLISH_WORDS for w in words) >= 2:
+            return [match.group(0)[:60]]  # one per block: a paragraph in English is one problem
+    return []
+
+
+def typography_problems(html_source: str) -> list[str]:
+    """Chinese typography problems in a built page: spaces between Han characters or next to
+    full-width punctuation, ASCII quotes and half-width punctuation in Chinese text, nested
+    full-width brackets, English sentences outside code. One entry per occurrence."""
+    problems = []
+    for block in prose_blocks(html_source):
+        for kind, rule in TYPOGRAPHY_RULES:
+            problems += [f"typography: {kind}: {_context(block, m.start(), m.end())}"
+                         for m in rule.finditer(block)]
+        problems += [f"typography: ASCII quote in Chinese text: {c}" for c in ascii_quotes(block)]
+        problems += [f"typography: nested full-width brackets: {c}" for c in nested_brackets(block)]
+        problems += [f"typography: English sentence: {s}" for s in english_sentences(block)]
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-build", action="store_true", help="check the existing build")
     parser.add_argument("--html", type=Path, default=REPO / "book" / "_build" / "html")
     parser.add_argument("--shots", type=Path, default=Path(tempfile.gettempdir()) / "book_shots")
+    parser.add_argument("--no-browser", action="store_true",
+                        help="only the checks read from the HTML files (markup, Chinese typography)")
     args = parser.parse_args(argv)
     if args.shots.resolve().is_relative_to(REPO):
         raise SystemExit(f"--shots {args.shots} is inside the repository; choose a folder outside it")
@@ -219,16 +382,21 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.html / "index.html").exists() and not (args.html / "intro.html").exists():
         raise SystemExit(f"no built book at {args.html}: run without --no-build")
     args.shots.mkdir(parents=True, exist_ok=True)
-    try:
-        results = check_pages(args.html, args.shots)
-    except ImportError:
-        results = check_pages_cli(args.html, args.shots)
+    if args.no_browser:
+        results = check_files(args.html)
+    else:
+        try:
+            results = check_pages(args.html, args.shots)
+        except ImportError:
+            results = check_pages_cli(args.html, args.shots)
     results = {page: [p for p in probs if not archived_layout(page, p)] for page, probs in results.items()}
     failed = {page: probs for page, probs in results.items() if probs}
     for page, probs in failed.items():
         for problem in probs:
             print(f"{page}: {problem}")
-    print(f"{len(results)} pages checked, {len(failed)} with problems; screenshots in {args.shots}")
+    count = sum(len(probs) for probs in failed.values())
+    shots = "" if args.no_browser else f"; screenshots in {args.shots}"
+    print(f"{len(results)} pages checked, {len(failed)} with problems ({count} problems){shots}")
     return 1 if failed else 0
 
 

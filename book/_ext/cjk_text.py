@@ -7,7 +7,13 @@
 * Straight double quotes around text that contains Chinese become Chinese quotes “…”, also when
   the quoted text spans several nodes (inline code or math inside the quotes). Sphinx's own
   "smart quotes" must be off for Chinese (``smartquotes = False``): after a Chinese character it
-  takes an opening quote for a closing one.
+  takes an opening quote for a closing one. Quotes are curled before line breaks are judged, so a
+  break after a closing quote counts as one after Chinese punctuation.
+* Sources put spaces around markup for readability (``见 {doc}`setup` 与``, ``是 **猫**``). Once
+  references are resolved, a space at the edge of such markup between two Chinese characters (or
+  Chinese punctuation) is removed: "见实验设置与", never "见 实验设置 与". A space written inside
+  one run of text is the author's and is left to ``tools/check_book.py`` to report; spaces next
+  to code, math and Latin text stay.
 """
 
 from __future__ import annotations
@@ -96,7 +102,70 @@ def _curl_quotes_across_nodes(block: nodes.Element) -> None:
         offset += len(s)
 
 
+def _text_pieces(block: nodes.Element) -> list[tuple[nodes.Text | None, str]]:
+    """``block``'s text in document order: (Text node, its text) for text we may change, (None,
+    stand-in) for code and math, whose text is opaque (the stand-in is one Latin letter)."""
+    pieces: list[tuple[nodes.Text | None, str]] = []
+    for node in block.findall(lambda n: isinstance(n, (nodes.Text, *SKIP))):
+        if _in_skipped(node):
+            continue
+        pieces.append((node, str(node)) if isinstance(node, nodes.Text) else (None, "x"))
+    return pieces
+
+
+def _neighbour_char(pieces: list[tuple[nodes.Text | None, str]], i: int, step: int) -> str:
+    """The first visible character after (step=1) or before (step=-1) piece ``i``."""
+    j = i + step
+    while 0 <= j < len(pieces):
+        text = pieces[j][1]
+        if text:
+            return text[0] if step > 0 else text[-1]
+        j += step
+    return ""
+
+
+def _cjk_or_punct(char: str) -> bool:
+    return _is_cjk(char) or _is_cjk_punct(char)
+
+
+def join_spaces_at_markup_edges(block: nodes.Element) -> None:
+    """Remove the whitespace at the start or end of a Text node when the characters on both sides
+    of it, one of them in a neighbouring node, are Chinese or Chinese punctuation."""
+    pieces = _text_pieces(block)
+    for i, (node, text) in enumerate(pieces):
+        if node is None or node.parent is None or not text:
+            continue
+        new = text
+        lead = re.match(r"[ \t\n]+", new)
+        if lead and lead.end() < len(new) and _cjk_or_punct(new[lead.end()]) \
+                and _cjk_or_punct(_neighbour_char(pieces, i, -1)):
+            new = new[lead.end():]
+        trail = re.search(r"[ \t\n]+$", new)
+        if trail and trail.start() > 0 and _cjk_or_punct(new[trail.start() - 1]) \
+                and _cjk_or_punct(_neighbour_char(pieces, i, 1)):
+            new = new[:trail.start()]
+        if new != text:
+            replacement = nodes.Text(new)
+            node.parent.replace(node, replacement)
+            pieces[i] = (replacement, new)
+
+
+def _nearest_text(siblings: list[nodes.Node], i: int, step: int) -> str:
+    """The text of the nearest sibling of position ``i`` in direction ``step`` that has any
+    (MyST leaves empty Text nodes between a line break and inline markup)."""
+    j = i + step
+    while 0 <= j < len(siblings):
+        text = siblings[j].astext()
+        if text:
+            return text
+        j += step
+    return ""
+
+
 def on_doctree_read(app: Sphinx | None, doctree: nodes.Node) -> None:
+    for block in list(doctree.findall(lambda n: isinstance(n, BLOCKS))):
+        if not _in_skipped(block):
+            _curl_quotes_across_nodes(block)
     for text in list(doctree.findall(nodes.Text)):
         if text.parent is None or _in_skipped(text):
             continue
@@ -104,19 +173,30 @@ def on_doctree_read(app: Sphinx | None, doctree: nodes.Node) -> None:
             # MyST gives a soft line break its own Text node: drop it where it would be a stray space
             siblings = text.parent.children
             i = next(k for k, child in enumerate(siblings) if child is text)  # Text == compares strings
-            prev = siblings[i - 1] if i > 0 else None
-            nxt = siblings[i + 1] if i + 1 < len(siblings) else None
-            if prev is not None and nxt is not None and _break_is_wrong(prev.astext()[-1:], nxt.astext()[:1]):
+            before, after = _nearest_text(siblings, i, -1), _nearest_text(siblings, i, 1)
+            if _break_is_wrong(before[-1:], after[:1]):
                 del text.parent[i]  # by position: remove(text) would drop the first equal "\n" node
             continue
         fixed = join_breaks(str(text))
         if fixed != str(text):
             text.parent.replace(text, nodes.Text(fixed))
+
+
+def on_doctree_resolved(app: Sphinx | None, doctree: nodes.Node, docname: str = "") -> None:
     for block in list(doctree.findall(lambda n: isinstance(n, BLOCKS))):
-        if not _in_skipped(block):
-            _curl_quotes_across_nodes(block)
+        if not _in_skipped(block) and not any(isinstance(a, BLOCKS) for a in _ancestors(block)):
+            join_spaces_at_markup_edges(block)
+
+
+def _ancestors(node: nodes.Node) -> list[nodes.Node]:
+    found, parent = [], node.parent
+    while parent is not None:
+        found.append(parent)
+        parent = parent.parent
+    return found
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("doctree-read", on_doctree_read)
+    app.connect("doctree-resolved", on_doctree_resolved)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,225 @@
+"""The book's Sphinx extensions (book/_ext) on hand-made input: search, LaTeX tables, PDF link, title."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from docutils import nodes
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _ext(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, REPO / "book" / "_ext" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+cjk_search = _ext("cjk_search")
+latex_tables = _ext("latex_tables")
+pdf_download = _ext("pdf_download")
+shipped_title = _ext("shipped_title")
+
+
+# --------------------------------------------------------------------------- search
+
+
+def test_han_text_is_indexed_as_bigrams_and_latin_as_words() -> None:
+    assert cjk_search.han_ngrams("层缩放的初值") == ["层缩", "缩放", "放的", "的初", "初值"]
+    assert cjk_search.han_ngrams("猫") == []
+    lang = cjk_search.SearchChineseNgrams({})
+    assert lang.split("用 eca_resnet20 做测试时增强") == ["做测", "测试", "试时", "时增", "增强", "eca_resnet20"]
+
+
+def test_a_query_is_split_like_the_index() -> None:
+    assert cjk_search.query_terms("测试时增强") == ["测试", "试时", "时增", "增强"]
+    assert cjk_search.query_terms("ResNet 的 残差") == ["resnet", "残差"]  # a lone Han character is dropped
+    assert cjk_search.query_terms("猫") == ["猫"]  # unless it is the whole query
+
+
+def _index(pages: dict[str, str]) -> dict:
+    """A search index as Sphinx writes it, for pages given as plain text."""
+    lang = cjk_search.SearchChineseNgrams({})
+    terms: dict[str, set[int]] = {}
+    for number, text in enumerate(pages.values()):
+        for word in lang.split(text):
+            terms.setdefault(lang.stem(word).lower(), set()).add(number)
+    return {"docnames": list(pages), "terms": {k: sorted(v) if len(v) > 1 else next(iter(v)) for k, v in terms.items()},
+            "titleterms": {}}
+
+
+def test_search_finds_a_phrase_on_the_pages_that_hold_it() -> None:
+    index = _index({"a": "消融实验：层缩放的初值", "b": "批大小与学习率", "c": "层的缩放"})
+    assert cjk_search.search(index, "层缩放") == ["a"]  # c has 缩放 but not 层缩
+    assert cjk_search.search(index, "批大小") == ["b"]
+    assert cjk_search.search(index, "缩放") == ["a", "c"]
+    assert cjk_search.search(index, "数据增强") == []
+
+
+def test_the_indexer_sees_a_block_whole_and_without_math() -> None:
+    doc = nodes.document(None, None)
+    para = nodes.paragraph()
+    para += [nodes.Text("测试时"), nodes.strong(text="增强"), nodes.math(text=r"\frac{a}{b}"), nodes.Text("参数")]
+    doc += para
+    copy = cjk_search.index_copy(doc)
+    assert copy.children[0].astext() == "测试时增强参数"
+    assert para.astext() == r"测试时增强\frac{a}{b}参数"  # the page itself is unchanged
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the page's JavaScript")
+def test_the_javascript_splitter_matches_its_python_mirror() -> None:
+    queries = ["测试时增强", "ResNet 的 残差", "猫", "eca_resnet20 通道注意力", "多重比较，Holm"]
+    script = cjk_search.JS_SPLITTER + f"console.log(JSON.stringify({json.dumps(queries)}.map(splitQuery)));"
+    out = json.loads(subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True).stdout)
+    mirror = [[t.lower() for t in cjk_search.query_terms(q)] for q in queries]
+    assert [[t.lower() for t in terms] for terms in out] == mirror
+
+
+# --------------------------------------------------------------------------- LaTeX tables
+
+STYLER = """<style type="text/css">
+#T_a_row0_col0, #T_a_row1_col0 { text-align: left; }
+</style>
+<table id="T_a"><thead><tr><th class="col_heading">嫁接</th><th>参数 (M)</th><th>解读</th></tr></thead>
+<tbody><tr><td>coat_resnet20</td><td>0.194</td><td>种子不足</td></tr>
+<tr><td>csp_resnet20</td><td>0.099</td><td>差距来自参数量</td></tr></tbody></table>"""
+
+
+def test_numbers_and_intervals_are_numeric_and_never_wrap() -> None:
+    assert latex_tables.is_numeric(["[-4.01, -3.45]", "< 0.001", "—", "+19.87", "55.4%"])
+    assert not latex_tables.is_numeric(["-4.92 —（1 对）"])
+    assert latex_tables.unbreakable("main_iso（对 resnet20）") == 8  # breaks at the space and by Han
+
+
+def test_an_html_table_is_read_with_its_alignment() -> None:
+    table = latex_tables.parse_table(STYLER)
+    assert [c.text for c in table.head[0]] == ["嫁接", "参数 (M)", "解读"]
+    assert [c.text for c in table.body[1]] == ["csp_resnet20", "0.099", "差距来自参数量"]
+    assert table.left_columns == {0}
+    assert latex_tables.parse_table("<p>no table</p>") is None
+
+
+def test_a_narrow_table_keeps_natural_columns_numbers_right() -> None:
+    plan = latex_tables.layout(latex_tables.parse_table(STYLER))
+    assert (plan.colspec, plan.fontsize, plan.landscape) == ("lrl", r"\small", False)
+
+
+def _wide(columns: int, text: str) -> str:
+    head = "".join(f"<th>列{i}</th>" for i in range(columns))
+    row = "".join(f"<td>{text}</td>" if i % 2 else "<td>1.25</td>" for i in range(columns))
+    return f"<table><thead><tr>{head}</tr></thead><tbody><tr>{row}</tr></tbody></table>"
+
+
+def test_a_wide_table_wraps_its_text_columns_in_a_smaller_font() -> None:
+    plan = latex_tables.layout(latex_tables.parse_table(_wide(6, "差距来自参数量：等参数后无可检测差异" * 2)))
+    assert plan.fontsize == r"\footnotesize" and not plan.landscape
+    assert plan.colspec.count(r"\raggedright") == 3  # the three text columns wrap
+    size, point, colsep = latex_tables.SIZES[-1]
+    assert sum(plan.widths) <= latex_tables._room(latex_tables.TEXT_WIDTH_PT, point, 6, colsep) + 1
+
+
+def test_a_table_too_wide_even_when_wrapped_turns_landscape() -> None:
+    plan = latex_tables.layout(latex_tables.parse_table(_wide(24, "一段较长的说明文字")))
+    assert plan.landscape
+
+
+def test_the_table_becomes_a_longtable_with_its_column_spec() -> None:
+    table = latex_tables.parse_table(STYLER)
+    raw_begin, spec, tnode, raw_end = latex_tables.to_docutils(table, latex_tables.layout(table))
+    assert spec["spec"] == "lrl" and "longtable" in tnode["classes"]
+    assert raw_begin.astext().startswith(r"\begingroup\small\setlength{\tabcolsep}{6pt}")
+    assert raw_end.astext().strip() == r"\endgroup"
+    assert len(list(tnode.findall(nodes.row))) == 3 and len(list(tnode.findall(nodes.thead))) == 1
+
+
+# --------------------------------------------------------------------------- PDF link and title
+
+
+def test_only_a_pdf_newer_than_every_source_is_offered(tmp_path: Path) -> None:
+    book = tmp_path / "book"
+    (book / "_build" / "latex").mkdir(parents=True)
+    (tmp_path / "results").mkdir()
+    page = book / "intro.md"
+    page.write_text("# 概述")
+    assert pdf_download.current_pdf(book) is None  # not built
+    pdf = pdf_download.built_pdf(book)
+    pdf.write_bytes(b"%PDF")
+    past = time.time() - 100
+    os.utime(page, (past, past))
+    assert pdf_download.current_pdf(book) == pdf
+    (tmp_path / "results" / "run.json").write_text("{}")  # a newer record: the PDF is stale
+    assert pdf_download.current_pdf(book) is None
+
+
+def test_the_title_placeholder_is_filled_with_the_shipped_data() -> None:
+    assert shipped_title.fill("{shipped_data}上的现代卷积", "CIFAR-100") == "CIFAR-100上的现代卷积"
+    datasets = {p.name for p in (REPO / "results").iterdir() if p.is_dir()}
+    expected = "CIFAR-100" if "cifar100" in datasets else "CIFAR-10 JPEG 副本"
+    assert shipped_title.shipped_data() == expected
+
+
+def test_a_single_record_too_wide_is_printed_on_its_side() -> None:
+    head = "".join(f"<th>column_{i}</th>" for i in range(13))
+    row = "".join(f"<td>value number {i}</td>" for i in range(13))
+    wide = latex_tables.parse_table(f"<table><thead><tr>{head}</tr></thead><tbody><tr>{row}</tr></tbody></table>")
+    table = latex_tables.for_print(wide)
+    assert [[c.text for c in r] for r in table.body][:2] == [["column_0", "value number 0"], ["column_1", "value number 1"]]
+    assert latex_tables.for_print(latex_tables.parse_table(STYLER)) is not None  # two rows: as it is
+    assert len(latex_tables.for_print(latex_tables.parse_table(STYLER)).body) == 2
+
+
+def test_the_caption_output_before_a_table_becomes_its_title() -> None:
+    output = nodes.container(classes=["cell_output"])
+    caption_bundle = nodes.container(nb_element="mime_bundle")
+    markdown = nodes.container(mime_type="text/markdown")
+    paragraph = nodes.paragraph()
+    paragraph += [nodes.Text(""), nodes.strong(text="表"), nodes.Text("\u3000每个类别的测试准确率")]
+    markdown += paragraph
+    caption_bundle += markdown
+    table_bundle = nodes.container(nb_element="mime_bundle")
+    output += [caption_bundle, table_bundle]
+    assert latex_tables.adopt_caption(table_bundle).astext() == "每个类别的测试准确率"
+    assert list(output.children) == [table_bundle]
+
+
+def test_the_caption_paragraph_before_a_cell_becomes_the_table_title() -> None:
+    section = nodes.section()
+    caption = nodes.paragraph()
+    caption += [nodes.strong(text="表"), nodes.Text("\u3000所有比较："), nodes.literal(text="resnet20")]
+    cell = nodes.container(classes=["cell"])
+    bundle = nodes.container(nb_element="mime_bundle")
+    cell += bundle
+    section += [caption, cell]
+    title = latex_tables.adopt_caption(bundle)
+    assert title.astext() == "所有比较：resnet20"
+    assert caption not in section.children  # the paragraph moved into the table
+    lone = nodes.section()
+    other = nodes.container(classes=["cell"])
+    other_bundle = nodes.container(nb_element="mime_bundle")
+    other += other_bundle
+    lone += [nodes.paragraph(text="表格之前的正文"), other]
+    assert latex_tables.adopt_caption(other_bundle) is None
+
+
+def test_the_latex_document_drops_what_fights_xecjk_and_sets_chinese_headings() -> None:
+    latex_book = _ext("latex_book")
+    config = type("Config", (), {})()
+    config.latex_theme = "jupyterBook"
+    config.latex_elements = {"preamble": "\\usepackage[Latin,Greek]{ucharclasses}\n\\usepackage{unicode-math}\n"
+                                         "\\addto\\captionsenglish{\\renewcommand{\\contentsname}{Contents}}\n"}
+    latex_book.on_config_inited(None, config)
+    preamble = config.latex_elements["preamble"]
+    assert config.latex_theme == "manual" and config.latex_elements["fncychap"] == ""
+    assert "ucharclasses" not in preamble and "captionsenglish" not in preamble and "unicode-math" in preamble
+    assert "\\newenvironment{sphinxVerbatimOutput}" in preamble and "\\def\\@chappos{章}" in preamble
