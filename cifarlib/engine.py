@@ -394,6 +394,8 @@ class EpochStats:
     steady_seconds: float  # after the warm-up steps (the whole epoch when none were skipped)
     steady_images: int
     warmup_seconds: float | None  # time of the skipped warm-up steps, when any were skipped
+    steps: int = 0  # optimizer steps attempted (every process takes each step of the global batch)
+    skipped_steps: int = 0  # steps GradScaler skipped for non-finite gradients (fp16 only)
 
 
 @dataclass
@@ -472,8 +474,22 @@ def divergence_bound(num_classes: int) -> float:
     return 3 * math.log(max(num_classes, 2))
 
 
-def check_divergence(row: dict[str, float], num_classes: int, lr: float) -> None:
-    """Raise :class:`DivergenceError` when an epoch's mean training loss is implausible."""
+# Share of an epoch's steps GradScaler may skip before the run counts as diverged. A healthy fp16
+# run skips a handful while the loss scale calibrates and one per growth interval after that.
+MAX_SKIPPED_FRACTION = 0.25
+
+
+def check_divergence(row: dict[str, float], num_classes: int, lr: float, steps: int = 0) -> None:
+    """Raise :class:`DivergenceError` when an epoch's mean training loss is implausible, or when
+    GradScaler skipped more than :data:`MAX_SKIPPED_FRACTION` of its ``steps`` (fp16: a sustained
+    overflow, not the isolated skip that the scaler exists to absorb)."""
+    skipped = row.get("skipped_steps", 0)
+    if steps and skipped > MAX_SKIPPED_FRACTION * steps:
+        raise DivergenceError(
+            f"training diverged at epoch {row['epoch']}: the fp16 gradient scaler skipped {skipped:g} of "
+            f"{steps} steps for non-finite gradients (more than {MAX_SKIPPED_FRACTION:.0%}). No record was "
+            f"written. Lower the learning rate (-p lr {lr / 10:g}) or use bf16 (-p amp bf16), then rerun "
+            "with -p restart True")
     bound = divergence_bound(num_classes)
     if not math.isfinite(row["train_loss"]) or row["train_loss"] > bound:
         raise DivergenceError(
@@ -554,7 +570,10 @@ def train_one_epoch(parts: TrainParts, loader: BatchLoader, epoch: int, warmup_s
     loader.set_epoch(epoch)
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device)
-    seen, steady_local, warmup_seconds = 0, 0, None
+    scaled = parts.scaler.is_enabled()  # fp16: a non-finite step is skipped, not applied
+    finite_seen = torch.zeros((), device=device)  # images of the steps whose loss counts
+    skipped = torch.zeros((), device=device)
+    seen, steps, steady_local, warmup_seconds = 0, 0, 0, None
     bar = tqdm(loader, desc=desc, disable=not progress or not env.is_main, leave=False, mininterval=1.0)
     config = parts.config
     aug_generator = augmentation_generator(config, epoch, device)
@@ -573,26 +592,38 @@ def train_one_epoch(parts: TrainParts, loader: BatchLoader, epoch: int, warmup_s
             loss = batch.loss(parts.criterion, logits.float())
         parts.optimizer.zero_grad(set_to_none=True)
         parts.scaler.scale(loss).backward()
+        scale_before = parts.scaler._scale.clone() if scaled else None  # type: ignore[union-attr]
         parts.scaler.step(parts.optimizer)
         parts.scaler.update()
         parts.scheduler.step()
         if parts.ema is not None:
             parts.ema.update(model)
-        loss_sum += loss.detach() * len(y)
+        if scaled:  # a skipped step lowers the scale; its loss is left out of the epoch's mean
+            skipped += (parts.scaler._scale < scale_before).float().sum()  # type: ignore[operator]
+            finite = torch.isfinite(loss.detach())
+            loss_sum += torch.where(finite, loss.detach(), 0.0) * len(y)
+            finite_seen += finite.float() * len(y)
+        else:
+            loss_sum += loss.detach() * len(y)
+        steps += 1
         correct += (logits.detach().argmax(1) == y).sum()
         seen += len(y)
         if step >= warmup_steps:
             steady_local += len(y)
         if progress and (step + 1) % log_every == 0:
-            bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}")
+            bar.set_postfix(loss=f"{loss_sum.item() / max(finite_seen.item() if scaled else seen, 1):.3f}")
     synchronize(device)
     totals = distributed.all_reduce_sum(
-        torch.stack([loss_sum, correct.float(), torch.tensor(float(seen), device=device)]), env)
+        torch.stack([loss_sum, correct.float(), torch.tensor(float(seen), device=device), finite_seen,
+                     skipped]), env)
     seen = int(totals[2].item())
+    finite_images = totals[3].item() if scaled else seen
     t_end = time.perf_counter()
-    return EpochStats(loss=totals[0].item() / seen, top1=100 * totals[1].item() / seen, images=seen,
+    return EpochStats(loss=totals[0].item() / finite_images if finite_images else float("nan"),
+                      top1=100 * totals[1].item() / seen, images=seen,
                       seconds=t_end - t0, steady_seconds=t_end - t_steady,
-                      steady_images=steady_local * env.world_size, warmup_seconds=warmup_seconds)
+                      steady_images=steady_local * env.world_size, warmup_seconds=warmup_seconds,
+                      steps=steps, skipped_steps=round(totals[4].item() / env.world_size))
 
 
 def data_info(data: TensorDataset) -> dict[str, Any]:
@@ -683,9 +714,11 @@ def train(
         row = {"epoch": epoch + 1, "train_loss": stats.loss, "train_top1": stats.top1,
                "test_loss": result.loss, "test_top1": result.top1, "test_top5": result.top5,
                "lr": parts.optimizer.param_groups[0]["lr"], "epoch_seconds": stats.seconds}
+        if parts.scaler.is_enabled():  # fp16 only, so other runs' history rows keep their keys
+            row["skipped_steps"] = stats.skipped_steps
         state.history.append(row)
         state.epoch = epoch + 1
-        check_divergence(row, data.num_classes, config.lr)
+        check_divergence(row, data.num_classes, config.lr, stats.steps)
         if ckpt_path is not None and env.is_main:
             wall = state.prior_wall + time.perf_counter() - wall_start
             save_checkpoint(ckpt_path, checkpoint_state(config, parts, state, wall))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,54 @@ def test_run_reports_every_evaluation_view_and_the_configured_one() -> None:
     no_ema = train(quick_config(epochs=1), data=data, progress=False)  # the default: tta="flip"
     assert set(no_ema.eval_views) == {"model", "model+flip"}
     assert no_ema.final.top1 == no_ema.eval_views["model+flip"]
+
+
+def _fp16_like_parts(config: TrainConfig, data, poison_calls: set[int]):
+    """Parts of a CPU run whose gradient scaler is on (as under fp16 on a GPU) and whose model
+    returns infinite logits on the forward calls in ``poison_calls`` (an overflowed step)."""
+    from cifarlib import autotune, distributed
+    from cifarlib.engine import build_parts, make_loaders
+
+    policy = autotune.Policy("fp32", False, "explicit")
+    env, device = distributed.DistEnv(), torch.device("cpu")
+    loader, _ = make_loaders(config, data, device, env, False)
+    parts = build_parts(config, data.num_classes, device, env, policy, len(loader))
+    parts.scaler = torch.amp.GradScaler("cpu", enabled=True)
+    calls = [0]
+
+    def poison(module, inputs, output):
+        calls[0] += 1
+        return output * float("inf") if calls[0] in poison_calls else output
+
+    parts.model.register_forward_hook(poison)
+    return parts, loader
+
+
+def test_a_non_finite_fp16_step_is_skipped_and_counted_and_the_run_goes_on() -> None:
+    from cifarlib.engine import check_divergence, train_one_epoch
+
+    config = TrainConfig(model="eca_resnet8", dataset="unused", epochs=2, batch_size=4, lr=0.05,
+                         amp="off", channels_last="off", device="cpu")
+    data = tiny_data()
+    parts, loader = _fp16_like_parts(config, data, poison_calls={2})
+    stats = train_one_epoch(parts, loader, 0, progress=False)
+    assert (stats.steps, stats.skipped_steps) == (len(loader), 1)
+    assert math.isfinite(stats.loss)
+    assert all(torch.isfinite(p).all() for p in parts.model.parameters())
+    row = {"epoch": 1, "train_loss": stats.loss, "skipped_steps": stats.skipped_steps}
+    check_divergence(row, data.num_classes, config.lr, stats.steps)  # one skip: the run goes on
+    again = train_one_epoch(parts, loader, 1, progress=False)
+    assert again.skipped_steps == 0 and math.isfinite(again.loss)
+
+
+def test_sustained_fp16_skips_count_as_divergence() -> None:
+    from cifarlib.engine import DivergenceError, check_divergence, train_one_epoch
+
+    config = TrainConfig(model="eca_resnet8", dataset="unused", epochs=1, batch_size=8, lr=0.05,
+                         amp="off", channels_last="off", device="cpu")
+    parts, loader = _fp16_like_parts(config, tiny_data(), poison_calls=set(range(1, 100)))
+    stats = train_one_epoch(parts, loader, 0, progress=False)
+    assert stats.skipped_steps == stats.steps == len(loader)
+    with pytest.raises(DivergenceError, match="skipped"):
+        check_divergence({"epoch": 1, "train_loss": stats.loss, "skipped_steps": stats.skipped_steps},
+                         4, config.lr, stats.steps)
