@@ -48,6 +48,7 @@ AMP_MODES = ("auto", "bf16", "fp16", "off")
 TTA_MODES = ("none", "flip")
 MEMORY_FORMATS = ("auto", "on", "off")
 DEVICES = ("auto", "cpu", "cuda")
+EVAL_PRECISIONS = ("train", "fp32")
 WARMUP_STEPS = 3  # steps of a process's first epoch left out of the steady images/s
 
 
@@ -84,6 +85,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch
+    eval_precision: str = "train"  # train: evaluate under the training autocast (as before) | fp32
 
     def __post_init__(self) -> None:
         if isinstance(self.channels_last, bool):
@@ -114,6 +116,7 @@ class TrainConfig:
             ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
             ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1) (0 = off)"),
             ("tta", self.tta in TTA_MODES, f"one of {TTA_MODES}"),
+            ("eval_precision", self.eval_precision in EVAL_PRECISIONS, f"one of {EVAL_PRECISIONS}"),
             ("train_subset", self.train_subset >= 0, ">= 0 (0 = all)"),
             ("test_subset", self.test_subset >= 0, ">= 0 (0 = all)"),
         ]
@@ -373,6 +376,12 @@ class TrainParts:
     device: torch.device
     env: distributed.DistEnv
     config: TrainConfig  # for the batch-level augmentations (Cutout, mixup, CutMix) and their seed
+
+    @property
+    def eval_dtype(self) -> torch.dtype | None:
+        """The autocast dtype of evaluation: the training one (``eval_precision="train"``, the
+        default, as every run before the field) or none (``"fp32"``)."""
+        return self.amp_dtype if self.config.eval_precision == "train" else None
 
     def eval_model(self) -> nn.Module:
         """The weights to evaluate: a copy holding the EMA when it is on, else the model itself."""
@@ -669,7 +678,7 @@ def evaluation_views(parts: TrainParts, eval_model: nn.Module, loader: BatchLoad
         for tta in TTA_MODES:
             key = name if tta == "none" else f"{name}+{tta}"
             views[key] = reported_top1 if (name, tta) == reported else evaluate(
-                model, loader, num_classes, parts.amp_dtype, parts.env, tta).top1
+                model, loader, num_classes, parts.eval_dtype, parts.env, tta).top1
     return views
 
 
@@ -710,7 +719,7 @@ def train(
         stats = train_one_epoch(parts, train_loader, epoch, warmup_steps if epoch == resumed_from else 0,
                                 progress, log_every, desc=f"epoch {epoch + 1}/{config.epochs}")
         state.add(stats)
-        result = evaluate(parts.eval_model(), test_loader, data.num_classes, parts.amp_dtype, env, config.tta)
+        result = evaluate(parts.eval_model(), test_loader, data.num_classes, parts.eval_dtype, env, config.tta)
         row = {"epoch": epoch + 1, "train_loss": stats.loss, "train_top1": stats.top1,
                "test_loss": result.loss, "test_top1": result.top1, "test_top5": result.top5,
                "lr": parts.optimizer.param_groups[0]["lr"], "epoch_seconds": stats.seconds}
@@ -730,7 +739,7 @@ def train(
             on_epoch(row)
 
     eval_model = parts.eval_model()
-    final = evaluate(eval_model, test_loader, data.num_classes, parts.amp_dtype, env, config.tta)
+    final = evaluate(eval_model, test_loader, data.num_classes, parts.eval_dtype, env, config.tta)
     views = evaluation_views(parts, eval_model, test_loader, data.num_classes, final.top1)
     return TrainResult(
         config=asdict(config), history=state.history, final=final, classes=data.classes, model=eval_model,

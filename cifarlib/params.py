@@ -49,6 +49,7 @@ CONFIG_HELP: dict[str, str] = {
     "seed": "seeds init, batch order and augmentation",
     "device": "auto | cpu | cuda | cuda:N",
     "sync_bn": "under torchrun: BatchNorm statistics over the global batch",
+    "eval_precision": "train (evaluate under the training autocast) | fp32",
 }
 
 # Parameters that say where a run is filed and whether to redo it (not part of the config).

@@ -23,6 +23,7 @@ def quick_config(**kw) -> TrainConfig:
 @pytest.mark.parametrize("field,value,allowed", [
     ("schedule", "step", "onecycle"), ("amp", "fp8", "bf16"), ("epochs", 0, ">= 1"),
     ("lr", -1.0, "positive"), ("label_smoothing", 1.5, "[0, 1)"), ("device", "tpu", "cuda"),
+    ("eval_precision", "bf16", "fp32"),
 ])
 def test_bad_values_name_the_parameter_and_allowed_values(field: str, value, allowed: str) -> None:
     with pytest.raises(ValueError) as err:
@@ -213,3 +214,18 @@ def test_sustained_fp16_skips_count_as_divergence() -> None:
     with pytest.raises(DivergenceError, match="skipped"):
         check_divergence({"epoch": 1, "train_loss": stats.loss, "skipped_steps": stats.skipped_steps},
                          4, config.lr, stats.steps)
+
+
+def test_eval_precision_fp32_scores_without_autocast_and_leaves_training_alone() -> None:
+    from cifarlib import distributed
+    from cifarlib.engine import evaluate, make_loaders
+
+    data = tiny_data()
+    options = dict(model="eca_resnet8", epochs=2, amp="bf16", channels_last="off", tta="none")
+    default = train(quick_config(**options), data=data, progress=False)
+    fp32 = train(quick_config(**options, eval_precision="fp32"), data=data, progress=False)
+    assert [r["train_loss"] for r in fp32.history] == [r["train_loss"] for r in default.history]
+    _, loader = make_loaders(quick_config(**options), data, torch.device("cpu"), distributed.DistEnv(), False)
+    assert fp32.final.loss == evaluate(fp32.model, loader, data.num_classes, None).loss
+    assert default.final.loss == evaluate(default.model, loader, data.num_classes, torch.bfloat16).loss
+    assert default.final.loss != fp32.final.loss  # bf16 rounding shows in the loss
