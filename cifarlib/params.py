@@ -42,6 +42,7 @@ CONFIG_HELP: dict[str, str] = {
     "channels_last": "auto (fastest measured) | on | off: NHWC memory format",
     "compile": "torch.compile the model",
     "ema_decay": "0 turns the weight EMA off",
+    "ema_every": "update the EMA every k steps (decay ema_decay**k); 1 is every step",
     "tta": "none | flip: score each test image by its and its mirror's mean logits",
     "cutout": "Cutout square side in pixels; 0 turns it off",
     "mixup": "mixup Beta alpha; 0 turns it off",

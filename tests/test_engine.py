@@ -229,3 +229,40 @@ def test_eval_precision_fp32_scores_without_autocast_and_leaves_training_alone()
     assert fp32.final.loss == evaluate(fp32.model, loader, data.num_classes, None).loss
     assert default.final.loss == evaluate(default.model, loader, data.num_classes, torch.bfloat16).loss
     assert default.final.loss != fp32.final.loss  # bf16 rounding shows in the loss
+
+
+@pytest.mark.parametrize("name", ["resnet20", "coat_resnet20", "ghost_resnet20"])
+def test_foreach_ema_equals_the_per_tensor_update(name: str) -> None:
+    """The cached-list ``_foreach_lerp_`` EMA gives bit for bit what the per-tensor loop over
+    ``state_dict()`` gave (``ema_every=1``, the default), BN buffers and counters included."""
+    from cifarlib.engine import WeightEMA
+    from cifarlib.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=4).train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    ema = WeightEMA(model, 0.9)
+    reference = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    for _ in range(3):
+        loss = model(torch.randn(4, 3, 32, 32)).logsumexp(1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        ema.update()
+        with torch.no_grad():
+            for k, v in model.state_dict().items():
+                reference[k].lerp_(v, 1 - 0.9) if v.dtype.is_floating_point else reference[k].copy_(v)
+    assert all(torch.equal(ema.state_dict()[k], reference[k]) for k in reference)
+    assert any(not torch.equal(ema.state_dict()[k], v) for k, v in model.state_dict().items())  # it averages
+
+
+def test_ema_every_k_steps_updates_on_global_steps_with_decay_to_the_k() -> None:
+    data = tiny_data()
+    every_step = train(quick_config(model="eca_resnet8", epochs=2, ema_decay=0.9, tta="none"), data=data,
+                       progress=False)
+    every_two = train(quick_config(model="eca_resnet8", epochs=2, ema_decay=0.9, ema_every=2, tta="none"),
+                      data=data, progress=False)
+    assert [r["train_loss"] for r in every_two.history] == [r["train_loss"] for r in every_step.history]
+    assert every_two.final.loss != every_step.final.loss  # another average of the same weights
+    with pytest.raises(ValueError, match="ema_every"):
+        quick_config(ema_every=0).validate()
