@@ -49,6 +49,7 @@ TTA_MODES = ("none", "flip")
 MEMORY_FORMATS = ("auto", "on", "off")
 DEVICES = ("auto", "cpu", "cuda")
 EVAL_PRECISIONS = ("train", "fp32")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 WARMUP_STEPS = 3  # steps of a process's first epoch left out of the steady images/s
 
 
@@ -77,6 +78,7 @@ class TrainConfig:
     amp: str = "auto"
     channels_last: str = "auto"  # auto (measured) | on | off; True/False are read as on/off
     compile: bool = False
+    compile_mode: str = "default"  # torch.compile's mode when compile is on; reduce-overhead = CUDA graphs
     ema_decay: float = 0.0  # 0 = off; e.g. 0.999 evaluates an EMA of the weights
     ema_every: int = 1  # update the EMA every k optimizer steps (with decay ema_decay**k); 1 = every step
     tta: str = "flip"  # none | flip: average the logits of each test image and its mirror image
@@ -118,6 +120,7 @@ class TrainConfig:
             ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1) (0 = off)"),
             ("ema_every", self.ema_every >= 1, "an integer >= 1 (1 = every step)"),
             ("tta", self.tta in TTA_MODES, f"one of {TTA_MODES}"),
+            ("compile_mode", self.compile_mode in COMPILE_MODES, f"one of {COMPILE_MODES}"),
             ("eval_precision", self.eval_precision in EVAL_PRECISIONS, f"one of {EVAL_PRECISIONS}"),
             ("train_subset", self.train_subset >= 0, ">= 0 (0 = all)"),
             ("test_subset", self.test_subset >= 0, ">= 0 (0 = all)"),
@@ -545,7 +548,19 @@ def setup_device(config: TrainConfig) -> tuple[distributed.DistEnv, torch.device
     distributed.check_batch(env, config.batch_size)
     if config.amp != "auto":
         resolve_amp(config.amp, device)  # fp16 on a CPU fails here, naming the fix
+    if device.type == "cuda":
+        cuda_backend_policy()
     return env, device
+
+
+def cuda_backend_policy() -> None:
+    """The CUDA settings of every GPU run: cuDNN picks the fastest convolution algorithm for the
+    run's fixed shapes (``cudnn.benchmark``), and fp32 matmuls and convolutions may use TF32
+    tensor cores (10-bit mantissa inputs, fp32 accumulation; what ``amp off`` means on an
+    Ampere or newer GPU). Neither touches the CPU path, where every committed record was made."""
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cuda.matmul.allow_tf32 = True
 
 
 def model_builder(config: TrainConfig, num_classes: int) -> Callable[[], nn.Module]:
@@ -590,7 +605,7 @@ def build_parts(config: TrainConfig, num_classes: int, device: torch.device, env
         optimizer, lr_lambda(config.schedule, total_steps, round(config.warmup_fraction * total_steps)))
     amp_dtype = policy.amp_dtype
     return TrainParts(
-        model=model, forward=torch.compile(replica) if config.compile else replica,
+        model=model, forward=torch.compile(replica, mode=config.compile_mode) if config.compile else replica,
         optimizer=optimizer, scheduler=scheduler,
         scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
         ema=WeightEMA(model, config.ema_decay) if config.ema_decay > 0 else None,

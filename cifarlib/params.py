@@ -41,6 +41,7 @@ CONFIG_HELP: dict[str, str] = {
     "amp": "auto (fastest measured of fp32/bf16) | bf16 | fp16 | off",
     "channels_last": "auto (fastest measured) | on | off: NHWC memory format",
     "compile": "torch.compile the model",
+    "compile_mode": "default | reduce-overhead (CUDA graphs) | max-autotune, when compile is on",
     "ema_decay": "0 turns the weight EMA off",
     "ema_every": "update the EMA every k steps (decay ema_decay**k); 1 is every step",
     "tta": "none | flip: score each test image by its and its mirror's mean logits",

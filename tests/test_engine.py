@@ -23,7 +23,7 @@ def quick_config(**kw) -> TrainConfig:
 @pytest.mark.parametrize("field,value,allowed", [
     ("schedule", "step", "onecycle"), ("amp", "fp8", "bf16"), ("epochs", 0, ">= 1"),
     ("lr", -1.0, "positive"), ("label_smoothing", 1.5, "[0, 1)"), ("device", "tpu", "cuda"),
-    ("eval_precision", "bf16", "fp32"),
+    ("eval_precision", "bf16", "fp32"), ("compile_mode", "fast", "reduce-overhead"), ("ema_every", 0, ">= 1"),
 ])
 def test_bad_values_name_the_parameter_and_allowed_values(field: str, value, allowed: str) -> None:
     with pytest.raises(ValueError) as err:
