@@ -61,12 +61,15 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
     from .sweep import parse_shard, prepare_data, run_sweep, run_workers
 
     shard = parse_shard(args.shard)
+    if args.per_device != 1 and not args.devices:
+        raise ValueError("--per-device K packs K workers on each device of --devices; give --devices too "
+                         "(e.g. --devices 0 --per-device 4)")
     if args.devices and not args.dry_run:  # a dry run only lists, in this process
         prepare_data(args.preset, args.plan)  # once, before the workers start
         argv = ["--plan", str(args.plan), "--results-dir", str(args.results_dir),
                 "--checkpoint-dir", str(args.checkpoint_dir), "--runs-dir", str(args.runs_dir),
                 "--shard", args.shard, *(["--only", *args.only] if args.only else [])]
-        failed = run_workers(args.preset, args.devices.split(","), argv)
+        failed = run_workers(args.preset, args.devices.split(","), argv, per_device=args.per_device)
         if failed:
             raise RuntimeError(f"{failed} sweep worker(s) failed; rerun the same command to resume")
         return
@@ -113,7 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", type=Path, default=DEFAULT_PLAN)
     p.add_argument("--only", nargs="+", metavar="MODEL", help="only these models")
     p.add_argument("--dry-run", action="store_true", help="list the runs to do and stop")
-    p.add_argument("--devices", help="one worker per device, e.g. 0,1,2,3 (GPUs) or cpu,cpu")
+    p.add_argument("--devices", help="one worker per device, e.g. 0,1,2,3 (GPUs, indices into the "
+                   "CUDA_VISIBLE_DEVICES this process sees) or cpu,cpu")
+    p.add_argument("--per-device", type=int, default=1, metavar="K",
+                   help="K workers on each device of --devices (pack small runs on one GPU)")
     p.add_argument("--shard", default="0/1", metavar="I/N",
                    help="take every N-th run starting at I (0-based), e.g. for SLURM job arrays")
     add_dirs(p)

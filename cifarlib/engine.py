@@ -89,6 +89,7 @@ class TrainConfig:
     device: str = "auto"
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch
     eval_precision: str = "train"  # train: evaluate under the training autocast (as before) | fp32
+    checkpoint_every: int = 1  # write the checkpoint every N epochs (and always after the last)
 
     def __post_init__(self) -> None:
         if isinstance(self.channels_last, bool):
@@ -119,6 +120,7 @@ class TrainConfig:
             ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
             ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1) (0 = off)"),
             ("ema_every", self.ema_every >= 1, "an integer >= 1 (1 = every step)"),
+            ("checkpoint_every", self.checkpoint_every >= 1, "an integer >= 1 (1 = every epoch)"),
             ("tta", self.tta in TTA_MODES, f"one of {TTA_MODES}"),
             ("compile_mode", self.compile_mode in COMPILE_MODES, f"one of {COMPILE_MODES}"),
             ("eval_precision", self.eval_precision in EVAL_PRECISIONS, f"one of {EVAL_PRECISIONS}"),
@@ -505,6 +507,12 @@ def restore_checkpoint(path: Path, config: TrainConfig, parts: TrainParts) -> Tr
                       train_images=saved["train_images"], prior_wall=saved["wall_time_s"])
 
 
+def checkpoint_due(config: TrainConfig, epochs_done: int) -> bool:
+    """Whether the checkpoint is written after ``epochs_done`` epochs: every
+    ``checkpoint_every`` epochs and after the last (a big model's checkpoint costs seconds)."""
+    return epochs_done % config.checkpoint_every == 0 or epochs_done == config.epochs
+
+
 class DivergenceError(FloatingPointError):
     """Training loss became non-finite or exploded; no record is written."""
 
@@ -772,7 +780,7 @@ def train(
         state.history.append(row)
         state.epoch = epoch + 1
         check_divergence(row, data.num_classes, config.lr, stats.steps)
-        if ckpt_path is not None and env.is_main:
+        if ckpt_path is not None and env.is_main and checkpoint_due(config, epoch + 1):
             wall = state.prior_wall + time.perf_counter() - wall_start
             save_checkpoint(ckpt_path, checkpoint_state(config, parts, state, wall))
         distributed.barrier(env)  # no rank runs ahead of the checkpoint it may resume from

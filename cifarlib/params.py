@@ -52,6 +52,7 @@ CONFIG_HELP: dict[str, str] = {
     "device": "auto | cpu | cuda | cuda:N",
     "sync_bn": "under torchrun: BatchNorm statistics over the global batch",
     "eval_precision": "train (evaluate under the training autocast) | fp32",
+    "checkpoint_every": "write the checkpoint every N epochs (always after the last)",
 }
 
 # Parameters that say where a run is filed and whether to redo it (not part of the config).

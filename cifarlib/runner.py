@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .data import TensorDataset, dataset_name, load_dataset, portable_spec
+from . import distributed
 from .distributed import is_main_process
 from .engine import TrainConfig, TrainResult, train
 from .models import create_model, model_entry
@@ -78,7 +79,7 @@ def run_paths(
 
 # Config fields that do not change what a run computes: where the data lives and how it is
 # fetched (the data fingerprint identifies the data) and which device ran it.
-NOT_IDENTITY = ("dataset", "data_root", "download", "device")
+NOT_IDENTITY = ("dataset", "data_root", "download", "device", "checkpoint_every")
 
 
 class RunConflictError(ValueError):
@@ -232,6 +233,10 @@ def run_training(
 
 
 def run_spec(spec: "RunSpec", progress: bool = True, log=print) -> dict[str, Any]:
-    """Train the run a :class:`~cifarlib.params.RunSpec` describes (what the notebook calls)."""
-    return run_training(spec.config, spec.experiment, spec.variant, spec.results_dir, spec.checkpoint_dir,
-                        overwrite=spec.overwrite, progress=progress, restart=spec.restart, log=log)
+    """Train the run a :class:`~cifarlib.params.RunSpec` describes (what the notebook calls).
+    Under torchrun the process group is destroyed afterwards, whether the run succeeded or not."""
+    try:
+        return run_training(spec.config, spec.experiment, spec.variant, spec.results_dir, spec.checkpoint_dir,
+                            overwrite=spec.overwrite, progress=progress, restart=spec.restart, log=log)
+    finally:
+        distributed.cleanup(distributed.env_from_os())

@@ -266,3 +266,33 @@ def test_ema_every_k_steps_updates_on_global_steps_with_decay_to_the_k() -> None
     assert every_two.final.loss != every_step.final.loss  # another average of the same weights
     with pytest.raises(ValueError, match="ema_every"):
         quick_config(ema_every=0).validate()
+
+
+def test_checkpoint_every_n_epochs_and_after_the_last_and_resume_stays_exact(tmp_path: Path) -> None:
+    """checkpoint_every=2 over 3 epochs writes after epochs 2 and 3 only; a run stopped after
+    epoch 2 resumes to the uninterrupted weights (an EMA updated every 3 steps included)."""
+    data = tiny_data()
+    config = quick_config(model="eca_resnet8", epochs=3, checkpoint_every=2, ema_decay=0.9, ema_every=3)
+    saved_epochs: list[int | None] = []
+
+    def note(row: dict) -> None:
+        path = tmp_path / "a.pt"
+        saved_epochs.append(torch.load(path, weights_only=False)["epoch"] if path.exists() else None)
+
+    straight = train(config, data=data, checkpoint=tmp_path / "a.pt", on_epoch=note, progress=False)
+    assert saved_epochs == [None, 2, 3]
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_second(row: dict) -> None:
+        if row["epoch"] == 2:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(config, data=data, checkpoint=tmp_path / "b.pt", on_epoch=stop_after_second, progress=False)
+    resumed = train(config, data=data, checkpoint=tmp_path / "b.pt", progress=False)
+    assert resumed.resumed_from_epoch == 2
+    a, b = _params(straight.model), _params(resumed.model)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert straight.final.loss == resumed.final.loss
