@@ -44,20 +44,30 @@ class DistEnv:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    forced: bool = False  # a one-process job run through the DDP path (CIFARLIB_FORCE_DDP=1)
 
     @property
     def enabled(self) -> bool:
-        return self.world_size > 1
+        return self.world_size > 1 or self.forced
 
     @property
     def is_main(self) -> bool:
         return self.rank == 0
 
 
+FORCE_DDP_ENV = "CIFARLIB_FORCE_DDP"
+
+
 def env_from_os() -> DistEnv:
-    """The launch environment set by ``torchrun`` (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``)."""
+    """The launch environment set by ``torchrun`` (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``).
+
+    ``torchrun --nproc_per_node 1`` with ``CIFARLIB_FORCE_DDP=1`` runs one process through the
+    whole DDP path (process group, DDP wrapper, sync BN, sharded evaluation): how
+    ``benchmarks/gpu_check.sh`` checks NCCL on a machine with one GPU."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
+        if os.environ.get(FORCE_DDP_ENV) == "1" and "RANK" in os.environ:
+            return DistEnv(0, 1, int(os.environ.get("LOCAL_RANK", "0")), forced=True)
         return DistEnv()
     return DistEnv(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
 
