@@ -75,11 +75,12 @@ class Check:
                 "--runs-dir", str(base / "runs")]
 
     def run_params(self, epochs: int) -> list[str]:
-        sizes = ["-p", "train_subset", "200", "-p", "test_subset", "100", "-p", "batch_size", "20",
+        sizes = ["-p", "train_subset", "400", "-p", "test_subset", "100", "-p", "batch_size", "20",
                  "-p", "eval_batch_size", "50", "-p", "model", "eca_resnet8"] if self.quick else \
                 ["-p", "batch_size", "512", "-p", "lr", "0.4", "-p", "model", "resnet20"]
+        amp = "bf16" if self.device.type == "cuda" else "off"  # pinned: no autotune inside the check
         return [*self.dataset(), *sizes, "-p", "epochs", str(epochs), "-p", "device", self.device.type,
-                "-p", "channels_last", "on", "-p", "experiment", "gpucheck"]
+                "-p", "amp", amp, "-p", "channels_last", "on", "-p", "experiment", "gpucheck"]
 
 
 def _sync(device: torch.device) -> None:
@@ -291,7 +292,7 @@ def step_resume(c: Check) -> None:
     first = subprocess.Popen(cmd, cwd=REPO, env=c.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                              text=True)
     while first.poll() is None and _checkpoint_epoch(base) < 2:
-        time.sleep(0.2)
+        time.sleep(0.05)
     killed_at = _checkpoint_epoch(base)
     if first.poll() is None:
         for pid in process_tree(first.pid):  # papermill and its kernel, as a preemption would
