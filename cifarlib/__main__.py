@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import yaml
@@ -40,25 +41,61 @@ def _cmd_models(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
+    from . import claims
     from .data import check_available
     from .distributed import is_main_process
     from .params import parse_run_parameters
-    from .paths import repo_path
+    from .paths import DEFAULT_CHECKPOINT_DIR, DEFAULT_RESULTS_DIR, DEFAULT_RUNS_DIR, repo_path
     from .runner import run_paths
     from .sweep import execute_train_notebook
 
-    params = {name: yaml.safe_load(value) for name, value in args.param}
+    params = {name: _yaml_value(name, value) for name, value in args.param}
     spec = parse_run_parameters(params)  # unknown names, types and values fail here
     config = spec.config
     check_available(config.dataset, repo_path(config.data_root), config.download)
-    paths = run_paths(config, spec.experiment, spec.variant, args.results_dir, args.checkpoint_dir, args.runs_dir)
-    out = execute_train_notebook(params, paths.notebook, args.results_dir, args.checkpoint_dir)
+    results_dir = _train_folder(args.results_dir, params, "results_dir", DEFAULT_RESULTS_DIR)
+    checkpoint_dir = _train_folder(args.checkpoint_dir, params, "checkpoint_dir", DEFAULT_CHECKPOINT_DIR)
+    runs_dir = args.runs_dir or DEFAULT_RUNS_DIR
+    paths = run_paths(config, spec.experiment, spec.variant, results_dir, checkpoint_dir, runs_dir)
+    # the sweep's claim: a train command beside a sweep (or another train) never runs a job twice
+    with claims.claimed(paths.claim) if is_main_process() else nullcontext(True) as mine:
+        if not mine:
+            raise RuntimeError(f"{spec.experiment}/{paths.record.stem} is being trained by "
+                               f"{claims.describe(paths.claim)} (claim {paths.claim}); wait for it to finish, "
+                               "or remove the claim if that process is gone")
+        out = execute_train_notebook(params, paths.notebook, results_dir, checkpoint_dir)
     if is_main_process():
         print(f"record:   {paths.record}\nnotebook: {out}")
 
 
+def _yaml_value(name: str, text: str) -> object:
+    """A ``-p NAME VALUE`` value read as YAML (as papermill does); ``ValueError`` naming the
+    parameter when it is not valid YAML."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        problem = " ".join(str(err).split())
+        raise ValueError(f"bad value for {name}: {text!r} is not valid YAML ({problem}); quote a string "
+                         f"(-p {name} \"'text'\"), or write a mapping as -p {name} \"{{key: value}}\"") from None
+
+
+def _train_folder(flag: Path | None, params: dict, name: str, default: Path) -> Path:
+    """Where ``train`` files a run: ``--results-dir`` (or ``--checkpoint-dir``) or the same
+    ``-p results_dir`` (relative to the repository root), else the default; both given and
+    different is an error naming the two."""
+    from .paths import repo_path
+
+    given = params.get(name)
+    from_param = repo_path(given).resolve() if given is not None else None
+    if flag is not None and from_param is not None and flag != from_param:
+        raise ValueError(f"--{name.replace('_', '-')} {flag} and -p {name} {given} disagree: give only one")
+    return flag or from_param or default
+
+
 def _cmd_sweep(args: argparse.Namespace) -> None:
-    from .sweep import parse_shard, prepare_data, run_sweep, run_workers
+    from .runner import run_paths
+    from .sweep import (RecordCheck, RunsLeftError, StaleRecordsError, parse_shard, plan_runs, prepare_data,
+                        run_sweep, run_workers, stale_runs)
 
     shard = parse_shard(args.shard)
     if args.per_device != 1 and not args.devices:
@@ -66,15 +103,35 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
                          "(e.g. --devices 0 --per-device 4)")
     if args.devices and not args.dry_run:  # a dry run only lists, in this process
         prepare_data(args.preset, args.plan)  # once, before the workers start
+        runs = [r for r in plan_runs(args.preset, args.plan) if not args.only or r.model in args.only]
+        stale = stale_runs(runs, RecordCheck(), args.results_dir, args.checkpoint_dir, args.runs_dir)
+        if stale and not args.overwrite_stale:  # refused once, here, before any worker starts
+            raise StaleRecordsError(args.preset, stale)
         argv = ["--plan", str(args.plan), "--results-dir", str(args.results_dir),
                 "--checkpoint-dir", str(args.checkpoint_dir), "--runs-dir", str(args.runs_dir),
-                "--shard", args.shard, *(["--only", *args.only] if args.only else [])]
-        failed = run_workers(args.preset, args.devices.split(","), argv, per_device=args.per_device)
+                "--shard", args.shard, *(["--only", *args.only] if args.only else []),
+                *(["--overwrite-stale"] if args.overwrite_stale else [])]
+        failed = run_workers(args.preset, args.devices.split(","), argv, left_runs_exit=RUNS_LEFT_EXIT,
+                             per_device=args.per_device)
         if failed:
             raise RuntimeError(f"{failed} sweep worker(s) failed; rerun the same command to resume")
+        undone = [p for r in runs if not (p := run_paths(r.config, r.experiment, r.variant, args.results_dir,
+                                                          args.checkpoint_dir, args.runs_dir)).record.exists()]
+        if undone:  # left to a sweep outside this command
+            raise _RunsLeft(str(RunsLeftError(undone)))
         return
-    run_sweep(args.preset, args.plan, args.results_dir, args.checkpoint_dir, args.runs_dir,
-              only=args.only, dry_run=args.dry_run, shard=shard)
+    try:
+        run_sweep(args.preset, args.plan, args.results_dir, args.checkpoint_dir, args.runs_dir,
+                  only=args.only, dry_run=args.dry_run, shard=shard, overwrite_stale=args.overwrite_stale)
+    except RunsLeftError as err:
+        raise _RunsLeft(str(err)) from None
+
+
+RUNS_LEFT_EXIT = 3  # the sweep ended with runs left to another live sweep's claims
+
+
+class _RunsLeft(Exception):
+    pass
 
 
 def _cmd_generate(args: argparse.Namespace) -> None:
@@ -100,22 +157,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="also write the table to this CSV file")
     p.set_defaults(func=_cmd_models)
 
-    def add_dirs(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR)
-        p.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_CHECKPOINT_DIR)
-        p.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
+    def add_dirs(p: argparse.ArgumentParser, defaults: bool = True) -> None:
+        """The output folders; ``train`` leaves them unset so that ``-p results_dir`` and
+        ``-p checkpoint_dir`` count too (see :func:`_train_folder`)."""
+        also = "" if defaults else " (or -p NAME PATH; default under the repository)"
+        p.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR if defaults else None,
+                       help="where records go" + also.replace("NAME", "results_dir"))
+        p.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_CHECKPOINT_DIR if defaults else None,
+                       help="where checkpoints go" + also.replace("NAME", "checkpoint_dir"))
+        p.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR if defaults else None,
                        help="where executed notebooks are filed")
 
     p = sub.add_parser("train", help="train one model through notebooks/train.ipynb")
     p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
-    add_dirs(p)
+    add_dirs(p, defaults=False)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("sweep", help="run a preset of the experiment plan (resumable)")
     p.add_argument("preset")
     p.add_argument("--plan", type=Path, default=DEFAULT_PLAN)
     p.add_argument("--only", nargs="+", metavar="MODEL", help="only these models")
-    p.add_argument("--dry-run", action="store_true", help="list the runs to do and stop")
+    p.add_argument("--dry-run", action="store_true", help="list the runs to do (and any stale records) and stop")
+    p.add_argument("--overwrite-stale", action="store_true",
+                   help="train again the runs whose record was made by another config or other data")
     p.add_argument("--devices", help="one worker per device, e.g. 0,1,2,3 (GPUs, indices into the "
                    "CUDA_VISIBLE_DEVICES this process sees) or cpu,cpu")
     p.add_argument("--per-device", type=int, default=1, metavar="K",
@@ -144,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(REPO_ROOT)  # plan and notebook paths are relative to the repository root
     try:
         args.func(args)
+    except _RunsLeft as err:
+        print(f"error: {err}", file=sys.stderr)
+        return RUNS_LEFT_EXIT
     except (KeyError, ValueError, OSError, RuntimeError) as err:
         print(f"error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
         return 2

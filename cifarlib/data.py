@@ -7,7 +7,10 @@ Data set specs (the ``dataset`` parameter everywhere):
   ``download=True`` and the network allows.
 * ``folder:PATH``: a directory or ``.zip`` holding ``train/<class>/*`` and ``test/<class>/*``
   images (an extra top-level folder inside the zip is fine), e.g. the offline CIFAR-10 JPEGs
-  ``folder:../shared/data/cifar10-jpeg.zip``. Classes are the sorted sub-folder names.
+  ``folder:../shared/data/cifar10-jpeg.zip``. Classes are the sorted sub-folder names. Nothing
+  is changed silently: class folders at a second place (a backup copy) are refused, symlinked
+  folders are followed, both splits must share one image size, and an image over
+  :data:`MAX_IMAGE_BYTES` or :data:`MAX_IMAGE_PIXELS` is refused before it is decoded.
 
 Each split becomes one ``uint8`` tensor ``N x 3 x H x W`` plus ``int64`` labels, decoded once and
 cached (folders: a ``.pt`` file under ``$CIFARLIB_CACHE``, default ``~/.cache/cifarlib``).
@@ -29,6 +32,7 @@ import os
 import pickle
 import shutil
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -87,6 +91,24 @@ class DataError(ValueError):
     """A data file exists but cannot be read; the message names the file (and zip member)."""
 
 
+class NotGeneratedError(FileExistsError):
+    """:func:`write_generated_cifar100` was asked to replace a folder it did not write."""
+
+
+def _refuse_foreign(target: Path) -> None:
+    """Raise :class:`NotGeneratedError` when ``target`` holds files but no generated-data marker:
+    it may be the real data set or the user's own files, which generated data must never replace."""
+    if target.is_dir() and not (target / GENERATED_MARKER).exists() and any(target.iterdir()):
+        raise NotGeneratedError(
+            f"{target} holds files that generate-data did not write (no {GENERATED_MARKER} marker); "
+            "it may be the real data set, so nothing was changed. Pass another folder "
+            "(python -m cifarlib generate-data OTHER_DIR, or the preset's data_root), or move "
+            f"'{target.name}' out of the way first")
+    if target.exists() and not target.is_dir():
+        raise NotGeneratedError(f"{target} is a file, not a data folder; nothing was changed. "
+                                "Pass another folder or move that file out of the way first")
+
+
 # --------------------------------------------------------------------------- data set specs
 
 
@@ -126,13 +148,24 @@ def _cifar_name(kind: str, generated: bool) -> str:
     return f"{kind}-generated" if generated else kind
 
 
+def folder_name(location: str | os.PathLike) -> str:
+    """The name of a folder data set: its directory's or zip's stem once ``.`` and ``..`` are
+    resolved (``folder:X/..`` is named after X's parent, never ``..``), so that the name, which
+    becomes a results folder, stays one plain folder name; ``ValueError`` when there is none."""
+    name = Path(os.path.abspath(Path(location).expanduser())).stem
+    if not name or set(name) == {"."}:
+        raise ValueError(f"bad value for dataset: 'folder:{location}' has no usable name ({name!r}); "
+                         "point it at a directory or .zip with a name, e.g. folder:data/my_images")
+    return name
+
+
 def dataset_name(spec: str, root: str | os.PathLike = "data") -> str:
     """The name the data set of ``spec`` gets when loaded (without loading it), which also
     names its results folder: ``cifar100``, ``cifar100-generated``, ``cifar10`` or a
     folder/zip's stem (``cifar10-jpeg``)."""
     parsed = parse_dataset_spec(spec)
     if parsed.is_folder:
-        return Path(parsed.location).stem
+        return folder_name(parsed.location)
     return _cifar_name(parsed.kind, is_generated(root, parsed.kind))
 
 
@@ -328,28 +361,91 @@ def _channel_stats(x: torch.Tensor) -> tuple[tuple[float, float, float], tuple[f
     return tuple(round(v, 4) for v in mean.tolist()), tuple(round(v, 4) for v in std.tolist())  # type: ignore[return-value]
 
 
+# Limits checked before an image costs memory: a file's (or zip member's declared) size, then the
+# width x height its header declares. CIFAR-like folder data sets are far below both.
+MAX_IMAGE_BYTES = 64 * 2**20
+MAX_IMAGE_PIXELS = 4096 * 4096
+SPLITS = ("train", "test")
+
+
+def _list_directory(path: Path) -> list[str]:
+    """Every file under the directory ``path`` as a relative POSIX name, following symlinked
+    folders; a folder reached twice (a symlink loop, or two links to one folder) is refused by
+    name rather than read twice or dropped."""
+    names, seen = [], {}
+    for top, _dirs, files in os.walk(path, followlinks=True):
+        real = os.path.realpath(top)
+        if real in seen:
+            raise DataError(f"{top} is the folder {seen[real]} again (a symlink loop, or two links to one "
+                            f"folder) in the data set {path}: remove the extra link")
+        seen[real] = top
+        rel = Path(top).relative_to(path)
+        # a broken link is listed too, so that reading it fails naming it (never a silent drop)
+        names.extend((rel / f).as_posix() for f in files
+                     if (Path(top) / f).is_file() or not (Path(top) / f).exists())
+    return sorted(names)
+
+
 def _folder_entries(path: Path) -> tuple[dict[str, list[tuple[str, str]]], "zipfile.ZipFile | None"]:
-    """Map split -> list of (class, member) for a directory or zip; member is a path or zip name."""
-    entries: dict[str, list[tuple[str, str]]] = {"train": [], "test": []}
+    """Map split -> list of (class, member) for a directory or zip; member is a path or zip name.
+
+    Images are ``[TOP/]train/<class>/<file>`` and ``[TOP/]test/<class>/<file>`` under one top
+    folder: class folders at a second place (a ``backup/train/<class>/`` copy beside the data)
+    are refused naming both, never merged in. Zip names written with backslashes (some Windows
+    tools) are read as paths."""
+    entries: dict[str, list[tuple[str, str]]] = {split: [] for split in SPLITS}
     archive = None
     if path.is_dir():
-        names = [str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()]
+        names = {name: name for name in _list_directory(path)}
     else:
         archive = open_zip(path)
-        names = [n for n in archive.namelist() if not n.endswith("/")]
+        names = {n.replace("\\", "/"): n for n in archive.namelist() if not n.endswith(("/", "\\"))}
+    tops: dict[tuple[str, ...], str] = {}
     for name in sorted(names):
-        parts = Path(name).parts
-        if len(parts) < 3 or Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+        parts = name.split("/")
+        if len(parts) < 3 or Path(name).suffix.lower() not in IMAGE_SUFFIXES or parts[-3] not in SPLITS:
             continue
-        split, cls = parts[-3], parts[-2]
-        if split in entries:
-            entries[split].append((cls, name))
+        tops.setdefault(tuple(parts[:-3]), name)
+        entries[parts[-3]].append((parts[-2], names[name]))
+    if len(tops) > 1:
+        (one, first), (other, second) = list(tops.items())[:2]
+        raise DataError(
+            f"{path} holds more than one data set: '{'/'.join(one) or '.'}' and '{'/'.join(other) or '.'}' "
+            f"both have train/ or test/ class folders (e.g. {first} and {second}). Keep one data set "
+            "per folder or zip: move the other (a backup copy?) elsewhere")
     return entries, archive
+
+
+def _read_image(path: Path, member: str, archive: "zipfile.ZipFile | None") -> np.ndarray:
+    """Decode one image as ``H x W x 3`` uint8, refusing it before it costs memory when its file
+    (or zip member, by its declared size) or its declared pixel count is over the limits;
+    :class:`DataError` names the file and the cause."""
+    where = f"{member} in {path}" if archive is not None else str(path / member)
+    try:
+        size = archive.getinfo(member).file_size if archive is not None else (path / member).stat().st_size
+        if size > MAX_IMAGE_BYTES:
+            raise DataError(f"image {where} is {size} bytes uncompressed, over the limit of {MAX_IMAGE_BYTES} "
+                            "for one image (a decompression bomb?); nothing of it was read. Remove that file")
+        data = archive.read(member) if archive is not None else (path / member).read_bytes()
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise DataError(f"image {where} declares {width}x{height} pixels, over the limit of "
+                                f"{MAX_IMAGE_PIXELS} (a decompression bomb?); it was not decoded. Remove that file")
+            return np.asarray(img.convert("RGB"))
+    except Image.DecompressionBombError as err:
+        raise DataError(f"image {where} is a decompression bomb ({err}); it was not decoded. "
+                        "Remove that file") from err
+    except (OSError, zipfile.BadZipFile, ValueError) as err:
+        if isinstance(err, DataError):
+            raise
+        raise DataError(f"cannot decode image {where}: {err}. Remove or replace that file, "
+                        "then run again (the data cache is rebuilt when files change)") from err
 
 
 def _decode_folder(path: Path) -> dict:
     entries, archive = _folder_entries(path)
-    for split in ("train", "test"):
+    for split in SPLITS:
         if not entries[split]:
             raise DataNotFoundError(
                 f"no images found under '{split}/<class>/' in {path}: a folder data set needs "
@@ -360,21 +456,16 @@ def _decode_folder(path: Path) -> dict:
         raise ValueError(f"test classes {extra} in {path} have no training images")
     index = {c: i for i, c in enumerate(classes)}
     out: dict = {"classes": classes}
+    shape = None  # of the first training image: every image of both splits must have it
     for split, items in entries.items():
         images, labels = [], []
         for cls, member in items:
-            where = f"{member} in {path}" if archive is not None else str(path / member)
-            try:
-                data = archive.read(member) if archive is not None else (path / member).read_bytes()
-                with Image.open(io.BytesIO(data)) as img:
-                    array = np.asarray(img.convert("RGB"))
-            except (OSError, zipfile.BadZipFile, ValueError) as err:
-                raise DataError(f"cannot decode image {where}: {err}. Remove or replace that file, "
-                                "then run again (the data cache is rebuilt when files change)") from err
-            if images and array.shape != images[0].shape:
-                raise ValueError(f"{member} in {path} is {array.shape[1]}x{array.shape[0]}, but the "
-                                 f"first image is {images[0].shape[1]}x{images[0].shape[0]}: all "
-                                 "images of a folder data set must have one size")
+            array = _read_image(path, member, archive)
+            shape = shape or array.shape
+            if array.shape != shape:
+                raise DataError(f"{split} image {member} in {path} is {array.shape[1]}x{array.shape[0]}, but the "
+                                f"training images are {shape[1]}x{shape[0]}: all images of both splits of a "
+                                f"folder data set must have one size (resize the {split} images)")
             images.append(array)
             labels.append(index[cls])
         out[f"{split}_x"] = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
@@ -394,15 +485,20 @@ def open_zip(path: Path) -> zipfile.ZipFile:
                         "download it again, or point -p dataset folder:PATH at an unpacked folder") from err
 
 
+FOLDER_LOADER_VERSION = 2  # part of the cache key: cached tensors of an older listing rule are not reused
+
+
 def folder_content_key(path: Path) -> str:
-    """A key that changes whenever any member changes: every file's name, size and mtime (a
-    directory), or every member's name, size and CRC-32 plus the zip's own size and mtime."""
-    h = hashlib.sha1()
+    """A key that changes whenever any member changes: every file's name, size, mtime and CRC-32
+    of its bytes (a directory, symlinked folders followed; the CRC notices an image rewritten in
+    place with the same size and mtime), or every member's name, size and CRC-32 from the zip's
+    directory plus the zip's own size and mtime."""
+    h = hashlib.sha1(f"v{FOLDER_LOADER_VERSION}\n".encode())
     if path.is_dir():
-        for p in sorted(path.rglob("*")):
-            if p.is_file():
-                st = p.stat()
-                h.update(f"{p.relative_to(path)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        for name in _list_directory(path):
+            file = path / name
+            st = file.stat()
+            h.update(f"{name}|{st.st_size}|{st.st_mtime_ns}|{zlib.crc32(file.read_bytes())}\n".encode())
     else:
         st = path.stat()
         h.update(f"zip|{st.st_size}|{st.st_mtime_ns}\n".encode())
@@ -418,8 +514,9 @@ def load_image_folder(location: str | os.PathLike, cache_dir: Path | None = None
     an added, removed or changed image triggers a fresh decode."""
     path = Path(location).expanduser()
     _require_folder(path)
+    name = folder_name(path)
     key = folder_content_key(path)
-    cache = (cache_dir or default_cache_dir()) / f"folder-{path.stem}-{key}.pt"
+    cache = (cache_dir or default_cache_dir()) / f"folder-{name}-{key}.pt"
     tensors = None
     if cache.exists():
         try:
@@ -430,7 +527,7 @@ def load_image_folder(location: str | os.PathLike, cache_dir: Path | None = None
     if fresh:
         tensors = _decode_folder(path)
     dataset = TensorDataset(
-        name=path.stem, train_x=tensors["train_x"], train_y=tensors["train_y"],
+        name=name, train_x=tensors["train_x"], train_y=tensors["train_y"],
         test_x=tensors["test_x"], test_y=tensors["test_y"], classes=list(tensors["classes"]),
         mean=tuple(tensors["mean"]), std=tuple(tensors["std"]), source=portable_path(path),
         info={"generated": False, **({} if fresh else {"fingerprint": tensors["fingerprint"]})},
@@ -578,10 +675,14 @@ def write_generated_cifar100(
     ``filenames``; meta ``fine_label_names``/``coarse_label_names``), so torchvision's
     ``CIFAR100`` reads them. Each class is a fixed random colour pattern plus noise, so a model
     can learn it. A ``GENERATED.json`` marker records how they were made. Returns the folder.
+
+    A non-empty ``cifar-100-python`` folder without that marker (the real data set, say) is
+    never replaced: :class:`NotGeneratedError` names it and the fix.
     """
     # Written into a private folder and renamed into place, so that a concurrent reader (two
     # sweep workers preparing the same preset) sees either nothing or the complete set.
     target = cifar_folder(root, "cifar100")
+    _refuse_foreign(target)
     folder = target.with_name(f".{target.name}.tmp{os.getpid()}")
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -619,7 +720,12 @@ def write_generated_cifar100(
     if existing.exists() and existing.read_text() == marker:  # the same set is already in place
         shutil.rmtree(folder, ignore_errors=True)
         return target
-    if target.exists():
+    try:
+        _refuse_foreign(target)  # again: the folder may have appeared while we wrote
+    except NotGeneratedError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    if (target / GENERATED_MARKER).exists():  # an older generated set: replaced
         shutil.rmtree(target)
     try:
         os.replace(folder, target)

@@ -24,6 +24,8 @@ import hashlib
 import json
 import math
 import os
+import pickle
+import re
 import time
 import typing
 from dataclasses import asdict, dataclass, field, fields
@@ -50,6 +52,7 @@ MEMORY_FORMATS = ("auto", "on", "off")
 DEVICES = ("auto", "cpu", "cuda")
 EVAL_PRECISIONS = ("train", "fp32")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+SEED_LIMIT = 2**32  # seeds torch and numpy generators; seed * 100_003 + epoch must fit in 64 bits
 WARMUP_STEPS = 3  # steps of a process's first epoch left out of the steady images/s
 
 
@@ -109,7 +112,9 @@ class TrainConfig:
             ("cutmix", self.cutmix >= 0, ">= 0 (0 = off)"),
             ("amp", self.amp in AMP_MODES, f"one of {AMP_MODES}"),
             ("channels_last", self.channels_last in MEMORY_FORMATS, f"one of {MEMORY_FORMATS} (or true/false)"),
-            ("device", self.device in DEVICES or self.device.startswith("cuda:"), f"one of {DEVICES} or 'cuda:N'"),
+            ("device", self.device in DEVICES or re.fullmatch(r"cuda:\d+", self.device) is not None,
+             f"one of {DEVICES} or 'cuda:N' (N a GPU index)"),
+            ("seed", 0 <= self.seed < SEED_LIMIT, "an integer in [0, 2**32)"),
             ("epochs", isinstance(self.epochs, int) and self.epochs >= 1, "an integer >= 1"),
             ("batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1, "an integer >= 1"),
             ("eval_batch_size", self.eval_batch_size >= 1, "an integer >= 1"),
@@ -285,7 +290,7 @@ class EvalResult:
     loss: float
     top1: float  # percent
     top5: float  # percent
-    per_class: list[float]  # percent, one per class
+    per_class: list[float | None]  # percent, one per class; None for a class without test images
     images: int
     confusion: list[list[int]] = field(default_factory=list)  # [true class][predicted class]
     correct: torch.Tensor | None = None  # per test image, in test-set order
@@ -340,7 +345,9 @@ def evaluate(
     loss_sum, correct1, correct5 = sums[0], sums[1], sums[2]
     class_correct, class_total = sums[3:3 + num_classes], sums[3 + num_classes:]
     n = int(class_total.sum().item())
-    per_class = (100 * class_correct / class_total.clamp(min=1)).tolist()
+    # a class without test images has no accuracy (None), not 0 %
+    accuracy = (100 * class_correct / class_total.clamp(min=1)).tolist()
+    per_class = [a if t > 0 else None for a, t in zip(accuracy, class_total.tolist())]
     return EvalResult(
         loss=loss_sum.item() / n, top1=100 * correct1.item() / n, top5=100 * correct5.item() / n,
         per_class=per_class, images=n,
@@ -379,16 +386,50 @@ class CheckpointError(RuntimeError):
     """A checkpoint cannot be read; the message names it and the two ways out."""
 
 
-def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint onto the CPU with ``weights_only=True``: it holds tensors and plain
+    values only, so a planted file cannot run code through unpickling. Tensors are moved to the
+    run's device by ``load_state_dict``; the RNG states stay CPU ByteTensors, the only type
+    ``torch.set_rng_state`` and ``torch.cuda.set_rng_state`` accept."""
     try:
-        state = torch.load(path, map_location=device, weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or "fingerprint" not in state:
             raise ValueError("not a cifarlib checkpoint")
-    except Exception as err:  # truncated zip, unpickling error, foreign file
+        if not isinstance(state["fingerprint"], str):
+            raise ValueError(f"its config fingerprint is a {type(state['fingerprint']).__name__}, not a string")
+    except pickle.UnpicklingError as err:  # torch's message advises weights_only=False: not here
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read: it holds objects other than tensors and plain values, "
+            "which are refused unread because unpickling them could run code. If you did not write it, "
+            "delete it; to start the run afresh, run again with -p restart True") from err
+    except Exception as err:  # truncated zip, foreign file
         raise CheckpointError(
             f"checkpoint {path} cannot be read ({type(err).__name__}: {err}). Delete it to start the "
             "run afresh, or run again with -p restart True") from err
     return state
+
+
+def check_resumable(path: Path, saved: dict[str, Any], config: TrainConfig, data_fingerprint: str) -> None:
+    """Refuse to continue a checkpoint written by another config or for other data.
+
+    ``ValueError`` naming the checkpoint, what differs and the way out. Checkpoints older than
+    the data fingerprint (none stored) are resumed: their data cannot be checked.
+    """
+    if not same_config(saved["fingerprint"], config):
+        raise ValueError(f"checkpoint {path} was written by a different config; delete it "
+                         "or choose another checkpoint path to start this run afresh")
+    stored = saved.get("data_fingerprint")
+    if stored is not None and stored != data_fingerprint:
+        raise ValueError(
+            f"checkpoint {path} was trained on other data (data fingerprint {stored} -> {data_fingerprint}): "
+            "its finished epochs saw other images than the rest would. Restore the data it was trained "
+            "on, or start the run afresh with -p restart True")
+
+
+def saved_policy(saved: dict[str, Any]) -> autotune.Policy | None:
+    """The execution policy a checkpoint's epochs ran with (``None`` for older checkpoints)."""
+    policy = saved.get("execution_policy")
+    return None if policy is None else autotune.Policy(**policy)
 
 
 # --------------------------------------------------------------------------- training
@@ -408,6 +449,7 @@ class TrainParts:
     amp_dtype: torch.dtype | None
     device: torch.device
     env: distributed.DistEnv
+    policy: autotune.Policy  # checkpointed: a resumed run keeps the numerics it started with
     config: TrainConfig  # for the batch-level augmentations (Cutout, mixup, CutMix) and their seed
 
     @property
@@ -470,11 +512,14 @@ class TrainState:
         return self.train_images / self.train_seconds if self.train_seconds > 0 else float("nan")
 
 
-def checkpoint_state(config: TrainConfig, parts: TrainParts, state: TrainState, wall_time_s: float) -> dict[str, Any]:
-    """Everything :func:`restore_checkpoint` needs to continue the run exactly."""
+def checkpoint_state(config: TrainConfig, parts: TrainParts, state: TrainState, wall_time_s: float,
+                     data_fingerprint: str) -> dict[str, Any]:
+    """Everything :func:`restore_checkpoint` needs to continue the run exactly, and what it must
+    continue with: the execution policy the epochs ran under and the data fingerprint."""
     device = parts.device
     return {
         "fingerprint": config_fingerprint(config), "epoch": state.epoch,
+        "execution_policy": parts.policy.as_record(), "data_fingerprint": data_fingerprint,
         "model": parts.model.state_dict(), "optimizer": parts.optimizer.state_dict(),
         "scheduler": parts.scheduler.state_dict(), "scaler": parts.scaler.state_dict(),
         "ema": parts.ema.state_dict() if parts.ema is not None else None,
@@ -485,15 +530,9 @@ def checkpoint_state(config: TrainConfig, parts: TrainParts, state: TrainState, 
     }
 
 
-def restore_checkpoint(path: Path, config: TrainConfig, parts: TrainParts) -> TrainState:
-    """Load the checkpoint at ``path`` into ``parts`` and the global RNG; returns the counters.
-
-    :class:`CheckpointError` when it cannot be read; ``ValueError`` when another config wrote it.
-    """
-    saved = load_checkpoint(path, parts.device)
-    if not same_config(saved["fingerprint"], config):
-        raise ValueError(f"checkpoint {path} was written by a different config; delete it "
-                         "or choose another checkpoint path to start this run afresh")
+def restore_checkpoint(saved: dict[str, Any], parts: TrainParts) -> TrainState:
+    """Load a checkpoint read by :func:`load_checkpoint` (and checked by
+    :func:`check_resumable`) into ``parts`` and the global RNG; returns the counters."""
     parts.model.load_state_dict(saved["model"])
     parts.optimizer.load_state_dict(saved["optimizer"])
     parts.scheduler.load_state_dict(saved["scheduler"])
@@ -618,7 +657,7 @@ def build_parts(config: TrainConfig, num_classes: int, device: torch.device, env
         scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
         ema=WeightEMA(model, config.ema_decay) if config.ema_decay > 0 else None,
         criterion=nn.CrossEntropyLoss(label_smoothing=config.label_smoothing),
-        amp_dtype=amp_dtype, device=device, env=env, config=config)
+        amp_dtype=amp_dtype, device=device, env=env, policy=policy, config=config)
 
 
 def train_one_epoch(parts: TrainParts, loader: BatchLoader, epoch: int, warmup_steps: int = 0,
@@ -756,14 +795,19 @@ def train(
     env, device = setup_device(config)
     if data is None:
         data = load_dataset(config.dataset, config.data_root, config.download)
+    data_fingerprint = data.fingerprint  # of the whole data set; the subsets are in the config
     data = data.subset(config.train_subset, config.test_subset, seed=config.seed)
-    policy = execution_policy(config, data, device, env)
+    ckpt_path = Path(checkpoint) if checkpoint is not None else None
+    saved = None
+    if ckpt_path is not None and ckpt_path.exists():
+        saved = load_checkpoint(ckpt_path)
+        check_resumable(ckpt_path, saved, config, data_fingerprint)
+    # A resumed run keeps the policy its first epochs ran with, on whatever machine it resumes.
+    policy = (saved_policy(saved) if saved is not None else None) or execution_policy(config, data, device, env)
     train_loader, test_loader = make_loaders(config, data, device, env, policy.channels_last)
     parts = build_parts(config, data.num_classes, device, env, policy, len(train_loader))
-    ckpt_path = Path(checkpoint) if checkpoint is not None else None
-    state = TrainState()
-    if ckpt_path is not None and ckpt_path.exists():
-        state = restore_checkpoint(ckpt_path, config, parts)
+    state = restore_checkpoint(saved, parts) if saved is not None else TrainState()
+    del saved
     resumed_from = state.epoch
     wall_start = time.perf_counter()
     warmup_steps = min(WARMUP_STEPS, max(0, len(train_loader) - 1))  # left out of the steady images/s
@@ -782,7 +826,7 @@ def train(
         check_divergence(row, data.num_classes, config.lr, stats.steps)
         if ckpt_path is not None and env.is_main and checkpoint_due(config, epoch + 1):
             wall = state.prior_wall + time.perf_counter() - wall_start
-            save_checkpoint(ckpt_path, checkpoint_state(config, parts, state, wall))
+            save_checkpoint(ckpt_path, checkpoint_state(config, parts, state, wall, data_fingerprint))
         distributed.barrier(env)  # no rank runs ahead of the checkpoint it may resume from
         if progress and env.is_main:
             tqdm.write(f"epoch {epoch + 1}/{config.epochs}: loss {row['train_loss']:.3f}, "

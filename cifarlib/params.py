@@ -12,6 +12,7 @@ by ``tools/make_train_notebook.py`` (a test keeps them in sync), so no field can
 from __future__ import annotations
 
 import difflib
+import re
 import typing
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
@@ -66,6 +67,19 @@ RUN_FIELDS: dict[str, tuple[type, Any, str]] = {
 }
 
 
+_NAME = re.compile(r"^[A-Za-z0-9_.]+$")
+
+
+def check_name(label: str, value: str) -> None:
+    """A variant or experiment name becomes a file or folder name: letters, digits, '_' and '.',
+    and not only dots ('.' and '..' would name the folder itself or its parent)."""
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise ValueError(f"bad value for {label}: {value!r}; allowed: letters, digits, '_' and '.'")
+    if set(value) == {"."}:
+        raise ValueError(f"bad value for {label}: {value!r}; a name made only of dots would file the "
+                         "run outside its folder: use letters, digits, '_' and '.'")
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """A validated run: its config and where and how it is filed."""
@@ -108,11 +122,18 @@ def _type_name(hint: Any) -> str:
     return (origin or hint).__name__
 
 
+# A number as text: YAML 1.1 reads ``1e-3`` (no dot) as a string.
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
 def _coerce(name: str, value: Any, hint: Any) -> Any:
-    """Forgiving conversions before the type check: an int for a float field, and YAML's
+    """Forgiving conversions before the type check: an int for a float field, a number written
+    as text for a float field (``-p lr 1e-3``, which YAML reads as a string), and YAML's
     ``off`` (read as ``False``) for ``amp``."""
     kind = typing.get_origin(hint) or hint
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is float and isinstance(value, str) and _NUMBER.match(value.strip()):
         return float(value)
     if kind is str and name == "amp" and value is False:
         return "off"
@@ -140,6 +161,9 @@ def parse_run_parameters(values: dict[str, Any]) -> RunSpec:
     run_values = {k: v for k, v in values.items() if k in RUN_FIELDS}
     for name, value in run_values.items():
         check_field_type(name, value, RUN_FIELDS[name][0])
+    for name in ("experiment", "variant"):
+        if name in run_values:
+            check_name(name, run_values[name])
     config = TrainConfig(**config_values)
     config.validate()  # types and values of every field, before anything is loaded
     return RunSpec(config=config, **run_values)

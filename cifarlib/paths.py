@@ -8,7 +8,10 @@ and executed notebooks never name this machine (:func:`portable_path`, :func:`re
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -49,12 +52,38 @@ def relative_to_repo(path: str | os.PathLike) -> str:
         return str(path)
 
 
+class DiskFullError(OSError):
+    """A file could not be written for want of space; the message names it and the way out."""
+
+
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+# torch.save reports a failed write as a RuntimeError of its zip writer, not as an OSError
+TORCH_WRITE_FAILED = ("PytorchStreamWriter", "unexpected pos", "file write failed")
+LOW_SPACE_BYTES = 64 * 2**20  # with a failed torch write: the disk counts as full below this
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def _is_disk_full(err: BaseException, folder: Path) -> bool:
+    if isinstance(err, OSError):
+        return err.errno in DISK_FULL_ERRNOS
+    free = _free_bytes(folder)
+    return (isinstance(err, RuntimeError) and any(s in str(err) for s in TORCH_WRITE_FAILED)
+            and free is not None and free < LOW_SPACE_BYTES)
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
     """Write a file so that readers see the old file or the whole new one, never a part.
 
     ``write(tmp)`` writes the content to a temporary file next to ``path`` (hidden:
     ``.<name>.tmp<pid>``, so globs for records pass it over), which is then renamed onto
-    ``path``. Parent folders are created. Returns ``path``.
+    ``path``. Parent folders are created. Returns ``path``. A write that fails for want of
+    space raises :class:`DiskFullError` naming ``path`` (the old file stays as it was).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,6 +91,47 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
     try:
         write(tmp)
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:
+        if isinstance(err, DiskFullError) or not _is_disk_full(err, path.parent):
+            raise
+        tmp.unlink(missing_ok=True)  # give its space back before measuring what is free
+        free = _free_bytes(path.parent)
+        raise DiskFullError(
+            errno.ENOSPC,
+            f"disk full: cannot write {path} ({'unknown' if free is None else free} bytes free on its disk; "
+            f"{type(err).__name__}: {err}). Nothing was replaced: the previous file, if any, is intact. Free "
+            "space (or pass another folder) and rerun the same command: a run resumes from its last "
+            "checkpoint, and a run whose training finished writes its record from its checkpoint without "
+            "training again") from err
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+_TEMPORARY = re.compile(r"^\..+\.tmp(\d+)$")
+
+
+def remove_orphan_temporaries(*folders: str | os.PathLike, log: Callable[[str], None] = print) -> list[Path]:
+    """Delete the temporary files of :func:`atomic_write` (``.<name>.tmp<pid>``) under ``folders``
+    whose writer no longer runs (killed mid-write); returns what was removed. A live writer's
+    file is left alone."""
+    removed = []
+    for folder in folders:
+        for path in Path(folder).rglob(".*.tmp*") if Path(folder).is_dir() else []:
+            match = _TEMPORARY.match(path.name)
+            if match and path.is_file() and not _pid_alive(int(match.group(1))):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    if removed:
+        log(f"removed {len(removed)} partial file(s) of killed writes: {', '.join(p.name for p in removed)}")
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import platform
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import pandas as pd
 
@@ -22,8 +23,19 @@ from .paths import DEFAULT_RESULTS_DIR, REPO_ROOT, atomic_write
 
 SCHEMA_VERSION = 1
 
-REQUIRED_KEYS = ("schema", "run", "experiment", "dataset", "config", "history", "final",
+REQUIRED_KEYS = ("schema", "run", "experiment", "dataset", "config", "data", "history", "final",
                  "per_class_accuracy", "model_info", "throughput", "wall_time_s", "provenance")
+# The fields of each section that the loaders below read: a record without one is refused on read.
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "config": ("model", "seed", "epochs", "batch_size"),
+    "data": ("name", "num_classes", "train_images", "test_images"),
+    "final": ("test_top1", "test_top5", "test_loss"),
+    "model_info": ("params", "flops"),
+    "throughput": ("train_images_per_s",),
+    "provenance": ("device", "date", "git_commit"),
+}
+PERCENT_METRICS = ("test_top1", "test_top5")  # finite and in [0, 100]
+CLASS_COUNTS = {"cifar100": 100, "cifar10": 10}  # the real data sets' number of classes
 
 
 def git_revision(repo: Path = REPO_ROOT) -> dict[str, Any]:
@@ -68,18 +80,48 @@ def quarantine_record(path: str | os.PathLike) -> Path:
     return aside
 
 
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def validate_record(record: dict[str, Any]) -> None:
-    """Raise ``ValueError`` naming missing keys or inconsistent fields."""
+    """Raise ``ValueError`` naming missing keys or inconsistent fields: every required section
+    and the fields the loaders read are present, metrics are finite (top-1/top-5 and per-class
+    accuracies in [0, 100], a class without test images ``None``), and the data set's name and
+    class count agree with the record's ``dataset``."""
     missing = [k for k in REQUIRED_KEYS if k not in record]
     if missing:
         raise ValueError(f"run record lacks keys {missing}")
     if record["schema"] != SCHEMA_VERSION:
         raise ValueError(f"run record schema {record['schema']} != {SCHEMA_VERSION}")
+    for section, keys in REQUIRED_FIELDS.items():
+        if not isinstance(record[section], dict):
+            raise ValueError(f"section {section!r} is not a mapping")
+        lacking = [k for k in keys if k not in record[section]]
+        if lacking:
+            raise ValueError(f"section {section!r} lacks {lacking}" if section != "final"
+                             else f"final metrics lack {', '.join(lacking)}")
     if len(record["history"]) != record["config"]["epochs"]:
         raise ValueError(f"history has {len(record['history'])} epochs, config says {record['config']['epochs']}")
-    for key in ("test_top1", "test_top5", "test_loss"):
-        if key not in record["final"]:
-            raise ValueError(f"final metrics lack {key}")
+    final = record["final"]
+    for key in PERCENT_METRICS:
+        if not (_finite(final[key]) and 0 <= final[key] <= 100):
+            raise ValueError(f"final {key} is {final[key]!r}, not a finite percentage in [0, 100]")
+    if not (_finite(final["test_loss"]) and final["test_loss"] >= 0):
+        raise ValueError(f"final test_loss is {final['test_loss']!r}, not a finite number >= 0")
+    per_class = record["per_class_accuracy"]
+    if not isinstance(per_class, dict):
+        raise ValueError("per_class_accuracy is not a mapping")
+    bad = [c for c, v in per_class.items() if v is not None and not (_finite(v) and 0 <= v <= 100)]
+    if bad:
+        raise ValueError(f"per_class_accuracy of {bad[:3]} is not a percentage in [0, 100] (or null)")
+    dataset, data = record["dataset"], record["data"]
+    if data["name"] != dataset:
+        raise ValueError(f"the record is filed under dataset {dataset!r} but its data is {data['name']!r}")
+    expected = CLASS_COUNTS.get(dataset, data["num_classes"])
+    if not data["num_classes"] == len(per_class) == expected:
+        raise ValueError(f"dataset {dataset!r} has {expected} classes, but the record's data has "
+                         f"{data['num_classes']} and its per-class accuracy {len(per_class)}")
 
 
 def write_record(record: dict[str, Any], path: str | os.PathLike) -> Path:
@@ -89,13 +131,27 @@ def write_record(record: dict[str, Any], path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
-def read_record(path: str | os.PathLike) -> dict[str, Any]:
-    """Load and validate one record; :class:`RecordError` names the file and the fix."""
+def check_location(record: dict[str, Any], path: Path, results_dir: str | os.PathLike) -> None:
+    """Raise ``ValueError`` unless ``path`` is ``<results_dir>/<dataset>/<experiment>/<run>.json``
+    of the record's own dataset, experiment and run (a CIFAR-10 record in the CIFAR-100 folder,
+    or a copy under another name, would be counted as another run)."""
+    expected = (record["dataset"], record["experiment"], f"{record['run']}.json")
+    where = Path(os.path.relpath(path, results_dir)).parts
+    if where != expected:
+        raise ValueError(f"it belongs at {'/'.join(expected)} under the results folder, not at {'/'.join(where)}")
+
+
+def read_record(path: str | os.PathLike, results_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Load and validate one record (:func:`validate_record`; with ``results_dir``, also that it
+    is filed under its own dataset, experiment and run, :func:`check_location`);
+    :class:`RecordError` names the file, why, and the fix."""
     try:
         record = json.loads(Path(path).read_text())
         if not isinstance(record, dict):
             raise ValueError("not a JSON object")
         validate_record(record)
+        if results_dir is not None:
+            check_location(record, Path(path), results_dir)
     except (ValueError, KeyError, TypeError) as err:  # JSONDecodeError is a ValueError
         raise RecordError(f"run record {path} is unreadable or incomplete ({err}); delete it (or "
                           "move it aside) and rerun its run; a sweep moves it aside to *.corrupt itself") from err
@@ -108,8 +164,8 @@ def read_or_quarantine(path: str | os.PathLike, log=print) -> dict[str, Any] | N
     path = Path(path)
     if not path.exists():
         return None
-    try:
-        return read_record(path)
+    try:  # a run's record lives at <results_dir>/<dataset>/<experiment>/<run>.json
+        return read_record(path, path.parents[2] if len(path.parents) > 2 else None)
     except RecordError as err:
         aside = quarantine_record(path)
         log(f"warning: {err.args[0].split(';')[0]}; moved it aside to {aside.name}; its run is trained again")
@@ -121,13 +177,29 @@ def record_paths(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> list[P
     return sorted(p for p in Path(results_dir).rglob("*.json") if not p.name.startswith("."))
 
 
+_T = TypeVar("_T")
+
+
+def each_record(results_dir: str | os.PathLike, build: Callable[[Path, dict[str, Any]], _T]) -> list[_T]:
+    """``build(path, record)`` for every record under ``results_dir``, each read and validated
+    with :func:`read_record` (filed where it belongs); a record that still lacks something
+    ``build`` reads raises :class:`RecordError` naming it, never a bare ``KeyError``."""
+    out = []
+    for path in record_paths(results_dir):
+        record = read_record(path, results_dir)
+        try:
+            out.append(build(path, record))
+        except (KeyError, TypeError, ValueError) as err:
+            raise RecordError(f"run record {path} lacks or garbles {err} ({type(err).__name__}); delete "
+                              "it (or move it aside) and rerun its run") from err
+    return out
+
+
 def load_runs(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> pd.DataFrame:
     """One row per run record under ``results_dir``: identifiers, budget and final metrics."""
-    rows = []
-    for path in record_paths(results_dir):
-        r = read_record(path)
+    def row(path: Path, r: dict[str, Any]) -> dict[str, Any]:
         cfg = r["config"]
-        rows.append({
+        return {
             "dataset": r["dataset"], "experiment": r["experiment"], "run": r["run"],
             "model": cfg["model"], "variant": r.get("variant", "default"), "seed": cfg["seed"],
             "epochs": cfg["epochs"], "batch_size": cfg["batch_size"],
@@ -140,16 +212,42 @@ def load_runs(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> pd.DataFr
             "wall_time_s": r["wall_time_s"], "amp": r["throughput"].get("amp"),
             "device": r["provenance"]["device"], "date": r["provenance"]["date"],
             "git_commit": r["provenance"]["git_commit"],
+            "data_fingerprint": r["data"].get("fingerprint"),
             "path": os.path.relpath(path, results_dir),
-        })
-    return pd.DataFrame(rows)
+        }
+    runs = pd.DataFrame(each_record(results_dir, row))
+    check_one_budget(runs)
+    return runs
+
+
+# What makes two runs of one experiment comparable: the same training budget on the same data.
+BUDGET_COLUMNS = ("epochs", "train_images", "test_images", "data_fingerprint")
+
+
+class MixedBudgetError(ValueError):
+    """An experiment's records were trained on different budgets or data; the book refuses it."""
+
+
+def check_one_budget(runs: pd.DataFrame) -> None:
+    """Refuse an experiment whose records mix budgets (epochs, training or test images, data):
+    its comparisons would set, say, a 1-epoch 2k-image test run against 4-epoch full-data runs.
+    The message names the experiment, each budget and its records, and the fixes."""
+    if runs.empty:
+        return
+    for (dataset, experiment), group in runs.groupby(["dataset", "experiment"]):
+        budgets = group.groupby(list(BUDGET_COLUMNS), dropna=False)["path"].apply(list)
+        if len(budgets) > 1:
+            lines = [f"  {dict(zip(BUDGET_COLUMNS, key))}: {', '.join(paths)}" for key, paths in budgets.items()]
+            raise MixedBudgetError(
+                f"experiment {dataset}/{experiment} mixes {len(budgets)} training budgets, so its runs cannot "
+                "be compared:\n" + "\n".join(lines) + "\nMove the odd records to another experiment "
+                "folder (or delete them), or rerun them with the plan's settings "
+                "(python -m cifarlib sweep PRESET --overwrite-stale).")
 
 
 def load_histories(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> pd.DataFrame:
     """Long table of per-epoch history rows, with dataset/experiment/run/model/seed columns."""
-    frames = []
-    for path in record_paths(results_dir):
-        r = read_record(path)
+    def frame(path: Path, r: dict[str, Any]) -> pd.DataFrame:
         h = pd.DataFrame(r["history"])
         h.insert(0, "dataset", r["dataset"])
         h.insert(1, "experiment", r["experiment"])
@@ -157,20 +255,19 @@ def load_histories(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> pd.D
         h.insert(3, "model", r["config"]["model"])
         h.insert(4, "variant", r.get("variant", "default"))
         h.insert(5, "seed", r["config"]["seed"])
-        frames.append(h)
+        return h
+    frames = each_record(results_dir, frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def load_per_class(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> pd.DataFrame:
     """Long table: one row per (run, class) with its test accuracy in percent."""
-    rows = []
-    for path in record_paths(results_dir):
-        r = read_record(path)
-        for cls, acc in r["per_class_accuracy"].items():
-            rows.append({"dataset": r["dataset"], "experiment": r["experiment"], "run": r["run"],
-                         "model": r["config"]["model"], "seed": r["config"]["seed"],
-                         "class": cls, "accuracy": acc})
-    return pd.DataFrame(rows)
+    def rows(path: Path, r: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"dataset": r["dataset"], "experiment": r["experiment"], "run": r["run"],
+                 "model": r["config"]["model"], "seed": r["config"]["seed"],
+                 "class": cls, "accuracy": math.nan if acc is None else acc}
+                for cls, acc in r["per_class_accuracy"].items()]
+    return pd.DataFrame([row for per_run in each_record(results_dir, rows) for row in per_run])
 
 
 def unpack_bits(packed: dict[str, Any]) -> "np.ndarray":
@@ -200,11 +297,9 @@ def load_details(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> list[d
     """
     import numpy as np
 
-    out = []
-    for path in record_paths(results_dir):
-        r = read_record(path)
+    def details(path: Path, r: dict[str, Any]) -> dict[str, Any]:
         confusion = r.get("confusion")
-        out.append({
+        return {
             "dataset": r["dataset"], "experiment": r["experiment"], "model": r["config"]["model"],
             "variant": r.get("variant", "default"), "seed": r["config"]["seed"],
             "classes": r.get("classes") or list(r["per_class_accuracy"]),
@@ -214,5 +309,5 @@ def load_details(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> list[d
             "model_info": r["model_info"], "device": r["provenance"]["device"],
             "eval_views": r.get("eval_views"), "wall_time_s": r.get("wall_time_s"),
             "path": os.path.relpath(path, results_dir),
-        })
-    return out
+        }
+    return each_record(results_dir, details)

@@ -16,7 +16,6 @@ import base64
 import hashlib
 import json
 import os
-import re
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,19 +29,10 @@ from . import distributed
 from .distributed import is_main_process
 from .engine import TrainConfig, TrainResult, train
 from .models import create_model, model_entry
-from .params import RunSpec, config_defaults
+from .params import RunSpec, check_name, config_defaults
 from .paths import DEFAULT_CHECKPOINT_DIR, DEFAULT_RESULTS_DIR, DEFAULT_RUNS_DIR, portable_path, repo_path
 from .profile import count_flops, count_parameters
 from .results import SCHEMA_VERSION, provenance, read_or_quarantine, write_record
-
-_NAME = re.compile(r"^[A-Za-z0-9_.]+$")
-
-
-def check_name(label: str, value: str) -> None:
-    """A variant or experiment name becomes a file or folder name: letters, digits, '_' and '.'."""
-    if not _NAME.match(value):
-        raise ValueError(f"bad value for {label}: {value!r}; allowed: letters, digits, '_' and '.'")
-
 
 def dataset_tag(spec: str, root: str | os.PathLike = "data") -> str:
     """Directory name for a data set's results: the name it gets when loaded
@@ -60,6 +50,7 @@ class RunPaths:
     record: Path
     checkpoint: Path
     notebook: Path
+    claim: Path  # the run's lock file (cifarlib.claims), beside the checkpoints
 
 
 def run_paths(
@@ -68,13 +59,27 @@ def run_paths(
     checkpoint_dir: str | os.PathLike = DEFAULT_CHECKPOINT_DIR,
     runs_dir: str | os.PathLike = DEFAULT_RUNS_DIR,
 ) -> RunPaths:
-    """Where the record, checkpoint and executed notebook of a run live."""
+    """Where the record, checkpoint and executed notebook of a run live; each is proven to lie
+    inside its root folder (:func:`inside_root`)."""
     check_name("experiment", experiment)
     rel = Path(dataset_tag(config.dataset, config.data_root)) / experiment
     name = run_name(config.model, variant, config.seed)
-    return RunPaths(Path(results_dir) / rel / f"{name}.json",
-                    Path(checkpoint_dir) / rel / f"{name}.pt",
-                    Path(runs_dir) / rel / f"{name}.ipynb")
+    return RunPaths(*(inside_root(Path(root) / rel / f"{name}{suffix}", root, parameter)
+                      for root, suffix, parameter in ((results_dir, ".json", "results_dir"),
+                                                      (checkpoint_dir, ".pt", "checkpoint_dir"),
+                                                      (runs_dir, ".ipynb", "runs_dir"),
+                                                      (Path(checkpoint_dir) / "claims", ".lock", "checkpoint_dir"))))
+
+
+def inside_root(path: Path, root: str | os.PathLike, parameter: str) -> Path:
+    """``path`` itself once proven to lie inside ``root`` with ``.``/``..`` resolved (lexically:
+    a folder the user symlinked elsewhere stays allowed); ``ValueError`` naming the parameter."""
+    resolved, top = (Path(os.path.normpath(os.path.abspath(p))) for p in (path, root))
+    if top not in resolved.parents:
+        raise ValueError(f"refusing to write {path}: it is not inside {parameter} {root}. The dataset, "
+                         "experiment and variant names make up the path: use plain names (letters, "
+                         "digits, '_' and '.', not only dots)")
+    return path
 
 
 # Config fields that do not change what a run computes: where the data lives and how it is

@@ -66,6 +66,7 @@ def test_measured_policy_is_the_fastest_and_is_cached(tmp_path: Path, monkeypatc
     assert (second.precision, second.channels_last, second.source) == ("bf16", False, "cached")
 
 
+@pytest.mark.times_policy
 def test_time_candidate_measures_a_real_step() -> None:
     seconds = autotune.time_candidate(lambda: create_model("eca_resnet8", num_classes=4), Candidate("fp32", True),
                                       4, (3, 32, 32), 4, CPU, steps=1, warmup=1)

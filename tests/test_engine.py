@@ -16,7 +16,7 @@ from helpers import tiny_data
 
 def quick_config(**kw) -> TrainConfig:
     base = dict(model="resnet20", dataset="unused", epochs=2, batch_size=8, eval_batch_size=16,
-                lr=0.05, label_smoothing=0.0, amp="off", seed=0, device="cpu")
+                lr=0.05, label_smoothing=0.0, amp="off", channels_last="off", seed=0, device="cpu")
     return TrainConfig(**{**base, **kw})
 
 
@@ -117,7 +117,7 @@ def test_checkpoint_of_another_config_is_refused(tmp_path: Path) -> None:
 
 def test_trains_on_generated_cifar100_through_torchvision(generated_root: Path) -> None:
     config = quick_config(model="eca_resnet20", dataset="cifar100", data_root=str(generated_root),
-                          epochs=1, batch_size=50, amp="auto")
+                          epochs=1, batch_size=50)
     result = train(config, progress=False)
     assert len(result.classes) == 100 and len(result.final.per_class) == 100
     assert result.data_info["generated"] is True

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from cifarlib.__main__ import main
 from cifarlib.profile import model_table
 
 
+@pytest.mark.times_policy  # its outcome (a policy name from the set) holds whatever the timing
 def test_training_throughput_column_names_the_policy(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("CIFARLIB_CACHE", str(tmp_path / "cache"))
     table = model_table(["csp_resnet20"], num_classes=10, train_throughput=True, train_batch_size=8)
