@@ -202,7 +202,8 @@ def step_throughput(c: Check) -> None:
             try:
                 rate = images_per_s(c.device, batch, 2 if c.quick else 50, mode, c.quick)
                 c.emit("throughput", ok=True, model="resnet20", batch=batch, mode=mode, images_per_s=round(rate, 1),
-                       backend="eager" if c.quick and c.device.type == "cpu" and mode != "eager" else "inductor")
+                       compiler="none" if mode == "eager" else
+                       "dynamo, eager backend" if c.quick and c.device.type == "cpu" else "inductor")
             except Exception as err:
                 c.emit("throughput", ok=False, batch=batch, mode=mode, error=f"{type(err).__name__}: {err}"[:300])
 
