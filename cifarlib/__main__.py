@@ -113,6 +113,9 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
                         run_sweep, run_workers, stale_runs)
 
     shard = parse_shard(args.shard)
+    if args.per_device != 1 and not args.devices:
+        raise ValueError("--per-device K packs K workers on each device of --devices; give --devices too "
+                         "(e.g. --devices 0 --per-device 4)")
     if args.devices and not args.dry_run:  # a dry run only lists, in this process
         prepare_data(args.preset, args.plan)  # once, before the workers start
         runs = [r for r in plan_runs(args.preset, args.plan) if not args.only or r.model in args.only]
@@ -124,7 +127,8 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
                 "--shard", args.shard, *(["--only", *args.only] if args.only else []),
                 *(["--overwrite-stale"] if args.overwrite_stale else []),
                 *(["--tensorboard"] if args.tensorboard else [])]
-        failed = run_workers(args.preset, args.devices.split(","), argv, left_runs_exit=RUNS_LEFT_EXIT)
+        failed = run_workers(args.preset, args.devices.split(","), argv, left_runs_exit=RUNS_LEFT_EXIT,
+                             per_device=args.per_device)
         if failed:
             raise RuntimeError(f"{failed} sweep worker(s) failed; rerun the same command to resume")
         undone = [p for r in runs if not (p := run_paths(r.config, r.experiment, r.variant, args.results_dir,
@@ -209,7 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="list the runs to do (and any stale records) and stop")
     p.add_argument("--overwrite-stale", action="store_true",
                    help="train again the runs whose record was made by another config or other data")
-    p.add_argument("--devices", help="one worker per device, e.g. 0,1,2,3 (GPUs) or cpu,cpu")
+    p.add_argument("--devices", help="one worker per device, e.g. 0,1,2,3 (GPUs, indices into the "
+                   "CUDA_VISIBLE_DEVICES this process sees) or cpu,cpu")
+    p.add_argument("--per-device", type=int, default=1, metavar="K",
+                   help="K workers on each device of --devices (pack small runs on one GPU)")
     p.add_argument("--shard", default="0/1", metavar="I/N",
                    help="take every N-th run starting at I (0-based), e.g. for SLURM job arrays")
     p.add_argument("--tensorboard", action="store_true",

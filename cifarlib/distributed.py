@@ -14,9 +14,13 @@ Conventions (chosen so that N processes train the same function as one):
   over its slice, so the update equals the one-process update for the same global batch.
   ``batch_size`` must therefore be divisible by the number of processes.
 * **BatchNorm** is per rank by default (statistics over the local slice, as DDP does);
-  ``sync_bn=True`` computes them over the global batch: :class:`torch.nn.SyncBatchNorm` on
-  GPUs, :class:`SyncBatchNorm2dCPU` (written here: torch's version refuses CPU tensors) under
-  gloo. With sync BN a 2-process fp32 run matches the 1-process run to float round-off.
+  ``sync_bn=True`` computes them over the global batch: timm's
+  :func:`timm.layers.convert_sync_batchnorm` on GPUs (it keeps the activation and drop layers of
+  timm's fused ``BatchNormAct2d``, which torch's converter silently drops), and
+  :func:`convert_sync_batchnorm_cpu` under gloo (:class:`SyncBatchNorm2dCPU`, written here:
+  torch's version refuses CPU tensors; :class:`SyncBatchNormAct2dCPU` for ``BatchNormAct2d``).
+  Either conversion leaves the eval-mode function unchanged. With sync BN a 2-process fp32 run
+  matches the 1-process run to float round-off.
 * **Evaluation is sharded and reduced:** rank r evaluates the r-th contiguous share of the test
   set; sums of losses, hits and per-class counts are all-reduced before any ratio is taken.
 * **Rank 0 alone writes** the checkpoint, the run record and the executed notebook; every rank
@@ -40,20 +44,30 @@ class DistEnv:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    forced: bool = False  # a one-process job run through the DDP path (CIFARLIB_FORCE_DDP=1)
 
     @property
     def enabled(self) -> bool:
-        return self.world_size > 1
+        return self.world_size > 1 or self.forced
 
     @property
     def is_main(self) -> bool:
         return self.rank == 0
 
 
+FORCE_DDP_ENV = "CIFARLIB_FORCE_DDP"
+
+
 def env_from_os() -> DistEnv:
-    """The launch environment set by ``torchrun`` (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``)."""
+    """The launch environment set by ``torchrun`` (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``).
+
+    ``torchrun --nproc_per_node 1`` with ``CIFARLIB_FORCE_DDP=1`` runs one process through the
+    whole DDP path (process group, DDP wrapper, sync BN, sharded evaluation): how
+    ``benchmarks/gpu_check.sh`` checks NCCL on a machine with one GPU."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
+        if os.environ.get(FORCE_DDP_ENV) == "1" and "RANK" in os.environ:
+            return DistEnv(0, 1, int(os.environ.get("LOCAL_RANK", "0")), forced=True)
         return DistEnv()
     return DistEnv(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
 
@@ -120,10 +134,19 @@ def wrap_model(model: nn.Module, env: DistEnv, device: torch.device, sync_bn: bo
     if not env.enabled:
         return model
     if sync_bn:
-        model = (nn.SyncBatchNorm.convert_sync_batchnorm(model) if device.type == "cuda"
-                 else convert_sync_batchnorm_cpu(model))
+        model = convert_sync_batchnorm(model, device)
     device_ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+
+
+def convert_sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
+    """Every BatchNorm of ``model`` with global statistics, activations of fused norm-act layers
+    kept: timm's converter for CUDA (``SyncBatchNorm`` / ``SyncBatchNormAct``), ours for CPU."""
+    if device.type == "cuda":
+        from timm.layers import convert_sync_batchnorm as timm_convert
+
+        return timm_convert(model)
+    return convert_sync_batchnorm_cpu(model)
 
 
 def cleanup(env: DistEnv) -> None:
@@ -206,11 +229,35 @@ class SyncBatchNorm2dCPU(nn.BatchNorm2d):
         return y
 
 
+class SyncBatchNormAct2dCPU(SyncBatchNorm2dCPU):
+    """:class:`SyncBatchNorm2dCPU` followed by the ``drop`` and ``act`` layers of the timm
+    ``BatchNormAct2d`` it replaces (in that order, as ``BatchNormAct2d.forward`` applies them)."""
+
+    def __init__(self, source: nn.BatchNorm2d) -> None:
+        super().__init__(source.num_features, source.eps, source.momentum, source.affine,
+                         source.track_running_stats)
+        self.drop = source.drop
+        self.act = source.act
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.drop(super().forward(x)))
+
+
 def convert_sync_batchnorm_cpu(module: nn.Module) -> nn.Module:
-    """Replace every ``BatchNorm2d`` (affine, tracking) by :class:`SyncBatchNorm2dCPU`, weights kept."""
+    """Replace every ``BatchNorm2d`` (affine) by :class:`SyncBatchNorm2dCPU` and every timm
+    ``BatchNormAct2d`` by :class:`SyncBatchNormAct2dCPU` (its activation and drop kept), weights
+    and running statistics kept."""
+    from timm.layers import BatchNormAct2d
+
     if isinstance(module, nn.BatchNorm2d) and not isinstance(module, SyncBatchNorm2dCPU) and module.affine:
-        new = SyncBatchNorm2dCPU(module.num_features, module.eps, module.momentum, module.affine,
-                                 module.track_running_stats)
+        if isinstance(module, BatchNormAct2d):
+            new: SyncBatchNorm2dCPU = SyncBatchNormAct2dCPU(module)
+        elif type(module) is nn.BatchNorm2d:
+            new = SyncBatchNorm2dCPU(module.num_features, module.eps, module.momentum, module.affine,
+                                     module.track_running_stats)
+        else:
+            raise TypeError(f"sync_bn cannot convert {type(module).__name__} (a BatchNorm2d subclass with "
+                            "its own forward): add its conversion to cifarlib.distributed or turn sync_bn off")
         new.load_state_dict(module.state_dict())
         new.train(module.training)
         return new
@@ -222,5 +269,5 @@ def convert_sync_batchnorm_cpu(module: nn.Module) -> nn.Module:
 __all__ = [
     "DistEnv", "env_from_os", "is_main_process", "device_for", "init", "check_batch", "shard_batch",
     "all_reduce_sum", "barrier", "broadcast_object", "wrap_model", "cleanup",
-    "SyncBatchNorm2dCPU", "convert_sync_batchnorm_cpu",
+    "SyncBatchNorm2dCPU", "SyncBatchNormAct2dCPU", "convert_sync_batchnorm", "convert_sync_batchnorm_cpu",
 ]

@@ -51,6 +51,8 @@ AMP_MODES = ("auto", "bf16", "fp16", "off")
 TTA_MODES = ("none", "flip")
 MEMORY_FORMATS = ("auto", "on", "off")
 DEVICES = ("auto", "cpu", "cuda")
+EVAL_PRECISIONS = ("train", "fp32")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 SEED_LIMIT = 2**32  # seeds torch and numpy generators; seed * 100_003 + epoch must fit in 64 bits
 WARMUP_STEPS = 3  # steps of a process's first epoch left out of the steady images/s
 
@@ -80,7 +82,9 @@ class TrainConfig:
     amp: str = "auto"
     channels_last: str = "auto"  # auto (measured) | on | off; True/False are read as on/off
     compile: bool = False
+    compile_mode: str = "default"  # torch.compile's mode when compile is on; reduce-overhead = CUDA graphs
     ema_decay: float = 0.0  # 0 = off; e.g. 0.999 evaluates an EMA of the weights
+    ema_every: int = 1  # update the EMA every k optimizer steps (with decay ema_decay**k); 1 = every step
     tta: str = "flip"  # none | flip: average the logits of each test image and its mirror image
     cutout: int = 0  # side of the Cutout square in pixels; 0 = off
     mixup: float = 0.0  # mixup's Beta(alpha, alpha); 0 = off
@@ -88,6 +92,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch
+    eval_precision: str = "train"  # train: evaluate under the training autocast (as before) | fp32
+    checkpoint_every: int = 1  # write the checkpoint every N epochs (and always after the last)
 
     def __post_init__(self) -> None:
         if isinstance(self.channels_last, bool):
@@ -119,7 +125,11 @@ class TrainConfig:
             ("warmup_fraction", 0 <= self.warmup_fraction < 1, "in [0, 1)"),
             ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
             ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1) (0 = off)"),
+            ("ema_every", self.ema_every >= 1, "an integer >= 1 (1 = every step)"),
+            ("checkpoint_every", self.checkpoint_every >= 1, "an integer >= 1 (1 = every epoch)"),
             ("tta", self.tta in TTA_MODES, f"one of {TTA_MODES}"),
+            ("compile_mode", self.compile_mode in COMPILE_MODES, f"one of {COMPILE_MODES}"),
+            ("eval_precision", self.eval_precision in EVAL_PRECISIONS, f"one of {EVAL_PRECISIONS}"),
             ("train_subset", self.train_subset >= 0, ">= 0 (0 = all)"),
             ("test_subset", self.test_subset >= 0, ">= 0 (0 = all)"),
         ]
@@ -189,11 +199,15 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
 
 def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     """SGD with (Nesterov) momentum, or AdamW (decoupled weight decay, betas
-    ``(momentum, 0.999)``), over :func:`param_groups` (no decay on norms, biases, scales)."""
+    ``(momentum, 0.999)``), over :func:`param_groups` (no decay on norms, biases, scales);
+    fused on CUDA."""
     groups = param_groups(model, config.weight_decay)
+    # On a GPU the fused kernels take GradScaler's inf check on the device (no host sync per step)
+    # and launch far fewer kernels; the CPU keeps torch's default implementation.
+    fused = {"fused": True} if all(p.is_cuda for p in model.parameters()) else {}
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=config.lr, betas=(config.momentum, 0.999))
-    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov)
+        return torch.optim.AdamW(groups, lr=config.lr, betas=(config.momentum, 0.999), **fused)
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, **fused)
 
 
 def augmentation_generator(config: TrainConfig, epoch: int, device: torch.device) -> torch.Generator | None:
@@ -202,6 +216,15 @@ def augmentation_generator(config: TrainConfig, epoch: int, device: torch.device
     if not (config.cutout or config.mixup or config.cutmix):
         return None
     return torch.Generator(device=device).manual_seed(config.seed * 100_003 + epoch)
+
+
+def scalar_generator(config: TrainConfig, epoch: int, device: torch.device) -> torch.Generator | None:
+    """The CPU generator of mixup's and CutMix's per-batch scalars on a GPU, seeded as
+    :func:`augmentation_generator` (so resumes draw the same); None on the CPU, where the
+    augmentation generator draws them itself (exactly as before the split) without a sync."""
+    if device.type == "cpu" or not (config.mixup or config.cutmix):
+        return None
+    return torch.Generator().manual_seed(config.seed * 100_003 + epoch)
 
 
 def lr_lambda(schedule: str, total_steps: int, warmup_steps: int) -> Callable[[int], float]:
@@ -226,19 +249,32 @@ def lr_lambda(schedule: str, total_steps: int, warmup_steps: int) -> Callable[[i
 
 
 class WeightEMA:
-    """Exponential moving average of parameters and buffers: ``e <- d e + (1 - d) w``."""
+    """Exponential moving average of parameters and buffers: ``e <- d e + (1 - d) w``.
+
+    The model's tensors and their shadows are listed once (``state_dict()`` tensors share the
+    parameters' storage, which the optimizer updates in place), and one update is one
+    ``torch._foreach_lerp_`` over the floating-point ones plus one ``torch._foreach_copy_`` over
+    the integer buffers (BN's batch counters): two kernel launches per step on a GPU instead of
+    one per tensor. :meth:`update` with ``every=k`` uses the decay ``d**k`` (a caller updating
+    every k steps keeps the same averaging horizon); ``k=1`` is the per-step EMA exactly.
+    """
 
     def __init__(self, model: nn.Module, decay: float) -> None:
         self.decay = decay
         self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        live = model.state_dict()
+        floating = [k for k, v in live.items() if v.dtype.is_floating_point]
+        exact = [k for k, v in live.items() if not v.dtype.is_floating_point]
+        self._live_float, self._shadow_float = [live[k] for k in floating], [self.shadow[k] for k in floating]
+        self._live_exact, self._shadow_exact = [live[k] for k in exact], [self.shadow[k] for k in exact]
 
     @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        for k, v in model.state_dict().items():
-            if v.dtype.is_floating_point:
-                self.shadow[k].lerp_(v, 1 - self.decay)
-            else:
-                self.shadow[k].copy_(v)
+    def update(self, model: nn.Module | None = None, every: int = 1) -> None:
+        """Move the average towards the weights (those of the model given at construction)."""
+        if self._shadow_float:
+            torch._foreach_lerp_(self._shadow_float, self._live_float, 1 - self.decay ** every)
+        if self._shadow_exact:
+            torch._foreach_copy_(self._shadow_exact, self._live_exact)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.shadow
@@ -334,7 +370,7 @@ def config_fingerprint(config: TrainConfig) -> str:
 IMPLICIT_BEFORE_FIELD: dict[str, Any] = {"tta": "none"}
 # Fields that never change what a run computes, left out of the resume check: whether missing
 # CIFAR files may be fetched (checkpoints from before ``download: auto`` hold ``False``).
-NOT_IN_RESUME_CHECK = ("download",)
+NOT_IN_RESUME_CHECK = ("download", "checkpoint_every")
 
 
 def same_config(fingerprint: str, config: TrainConfig) -> bool:
@@ -422,6 +458,12 @@ class TrainParts:
     policy: autotune.Policy  # checkpointed: a resumed run keeps the numerics it started with
     config: TrainConfig  # for the batch-level augmentations (Cutout, mixup, CutMix) and their seed
 
+    @property
+    def eval_dtype(self) -> torch.dtype | None:
+        """The autocast dtype of evaluation: the training one (``eval_precision="train"``, the
+        default, as every run before the field) or none (``"fp32"``)."""
+        return self.amp_dtype if self.config.eval_precision == "train" else None
+
     def eval_model(self) -> nn.Module:
         """The weights to evaluate: a copy holding the EMA when it is on, else the model itself."""
         if self.ema is None:
@@ -442,6 +484,8 @@ class EpochStats:
     steady_seconds: float  # after the warm-up steps (the whole epoch when none were skipped)
     steady_images: int
     warmup_seconds: float | None  # time of the skipped warm-up steps, when any were skipped
+    steps: int = 0  # optimizer steps attempted (every process takes each step of the global batch)
+    skipped_steps: int = 0  # steps GradScaler skipped for non-finite gradients (fp16 only)
 
 
 @dataclass
@@ -508,6 +552,12 @@ def restore_checkpoint(saved: dict[str, Any], parts: TrainParts) -> TrainState:
                       train_images=saved["train_images"], prior_wall=saved["wall_time_s"])
 
 
+def checkpoint_due(config: TrainConfig, epochs_done: int) -> bool:
+    """Whether the checkpoint is written after ``epochs_done`` epochs: every
+    ``checkpoint_every`` epochs and after the last (a big model's checkpoint costs seconds)."""
+    return epochs_done % config.checkpoint_every == 0 or epochs_done == config.epochs
+
+
 class DivergenceError(FloatingPointError):
     """Training loss became non-finite or exploded; no record is written."""
 
@@ -517,8 +567,22 @@ def divergence_bound(num_classes: int) -> float:
     return 3 * math.log(max(num_classes, 2))
 
 
-def check_divergence(row: dict[str, float], num_classes: int, lr: float) -> None:
-    """Raise :class:`DivergenceError` when an epoch's mean training loss is implausible."""
+# Share of an epoch's steps GradScaler may skip before the run counts as diverged. A healthy fp16
+# run skips a handful while the loss scale calibrates and one per growth interval after that.
+MAX_SKIPPED_FRACTION = 0.25
+
+
+def check_divergence(row: dict[str, float], num_classes: int, lr: float, steps: int = 0) -> None:
+    """Raise :class:`DivergenceError` when an epoch's mean training loss is implausible, or when
+    GradScaler skipped more than :data:`MAX_SKIPPED_FRACTION` of its ``steps`` (fp16: a sustained
+    overflow, not the isolated skip that the scaler exists to absorb)."""
+    skipped = row.get("skipped_steps", 0)
+    if steps and skipped > MAX_SKIPPED_FRACTION * steps:
+        raise DivergenceError(
+            f"training diverged at epoch {row['epoch']}: the fp16 gradient scaler skipped {skipped:g} of "
+            f"{steps} steps for non-finite gradients (more than {MAX_SKIPPED_FRACTION:.0%}). No record was "
+            f"written. Lower the learning rate (-p lr {lr / 10:g}) or use bf16 (-p amp bf16), then rerun "
+            "with -p restart True")
     bound = divergence_bound(num_classes)
     if not math.isfinite(row["train_loss"]) or row["train_loss"] > bound:
         raise DivergenceError(
@@ -537,7 +601,19 @@ def setup_device(config: TrainConfig) -> tuple[distributed.DistEnv, torch.device
     distributed.check_batch(env, config.batch_size)
     if config.amp != "auto":
         resolve_amp(config.amp, device)  # fp16 on a CPU fails here, naming the fix
+    if device.type == "cuda":
+        cuda_backend_policy()
     return env, device
+
+
+def cuda_backend_policy() -> None:
+    """The CUDA settings of every GPU run: cuDNN picks the fastest convolution algorithm for the
+    run's fixed shapes (``cudnn.benchmark``), and fp32 matmuls and convolutions may use TF32
+    tensor cores (10-bit mantissa inputs, fp32 accumulation; what ``amp off`` means on an
+    Ampere or newer GPU). Neither touches the CPU path, where every committed record was made."""
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cuda.matmul.allow_tf32 = True
 
 
 def model_builder(config: TrainConfig, num_classes: int) -> Callable[[], nn.Module]:
@@ -582,7 +658,7 @@ def build_parts(config: TrainConfig, num_classes: int, device: torch.device, env
         optimizer, lr_lambda(config.schedule, total_steps, round(config.warmup_fraction * total_steps)))
     amp_dtype = policy.amp_dtype
     return TrainParts(
-        model=model, forward=torch.compile(replica) if config.compile else replica,
+        model=model, forward=torch.compile(replica, mode=config.compile_mode) if config.compile else replica,
         optimizer=optimizer, scheduler=scheduler,
         scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
         ema=WeightEMA(model, config.ema_decay) if config.ema_decay > 0 else None,
@@ -599,10 +675,14 @@ def train_one_epoch(parts: TrainParts, loader: BatchLoader, epoch: int, warmup_s
     loader.set_epoch(epoch)
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device)
-    seen, steady_local, warmup_seconds = 0, 0, None
+    scaled = parts.scaler.is_enabled()  # fp16: a non-finite step is skipped, not applied
+    finite_seen = torch.zeros((), device=device)  # images of the steps whose loss counts
+    skipped = torch.zeros((), device=device)
+    seen, steps, steady_local, warmup_seconds = 0, 0, 0, None
     bar = tqdm(loader, desc=desc, disable=not progress or not env.is_main, leave=False, mininterval=1.0)
     config = parts.config
     aug_generator = augmentation_generator(config, epoch, device)
+    mix_scalars = scalar_generator(config, epoch, device)
     t0 = t_steady = time.perf_counter()
     for step, (x, y) in enumerate(bar):
         if step == warmup_steps and warmup_steps:
@@ -612,32 +692,44 @@ def train_one_epoch(parts: TrainParts, loader: BatchLoader, epoch: int, warmup_s
         x, y = distributed.shard_batch(x, y, env)
         if aug_generator is not None:
             x = cutout(x, config.cutout, aug_generator)
-        batch = mix_batch(x, y, config.mixup, config.cutmix, aug_generator)
+        batch = mix_batch(x, y, config.mixup, config.cutmix, aug_generator, mix_scalars)
         with autocast_context(device, parts.amp_dtype):
             logits = parts.forward(batch.images)
             loss = batch.loss(parts.criterion, logits.float())
         parts.optimizer.zero_grad(set_to_none=True)
         parts.scaler.scale(loss).backward()
+        scale_before = parts.scaler._scale.clone() if scaled else None  # type: ignore[union-attr]
         parts.scaler.step(parts.optimizer)
         parts.scaler.update()
         parts.scheduler.step()
-        if parts.ema is not None:
-            parts.ema.update(model)
-        loss_sum += loss.detach() * len(y)
+        if parts.ema is not None and parts.scheduler.last_epoch % config.ema_every == 0:  # global step count
+            parts.ema.update(every=config.ema_every)
+        if scaled:  # a skipped step lowers the scale; its loss is left out of the epoch's mean
+            skipped += (parts.scaler._scale < scale_before).float().sum()  # type: ignore[operator]
+            finite = torch.isfinite(loss.detach())
+            loss_sum += torch.where(finite, loss.detach(), 0.0) * len(y)
+            finite_seen += finite.float() * len(y)
+        else:
+            loss_sum += loss.detach() * len(y)
+        steps += 1
         correct += (logits.detach().argmax(1) == y).sum()
         seen += len(y)
         if step >= warmup_steps:
             steady_local += len(y)
         if progress and (step + 1) % log_every == 0:
-            bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}")
+            bar.set_postfix(loss=f"{loss_sum.item() / max(finite_seen.item() if scaled else seen, 1):.3f}")
     synchronize(device)
     totals = distributed.all_reduce_sum(
-        torch.stack([loss_sum, correct.float(), torch.tensor(float(seen), device=device)]), env)
+        torch.stack([loss_sum, correct.float(), torch.tensor(float(seen), device=device), finite_seen,
+                     skipped]), env)
     seen = int(totals[2].item())
+    finite_images = totals[3].item() if scaled else seen
     t_end = time.perf_counter()
-    return EpochStats(loss=totals[0].item() / seen, top1=100 * totals[1].item() / seen, images=seen,
+    return EpochStats(loss=totals[0].item() / finite_images if finite_images else float("nan"),
+                      top1=100 * totals[1].item() / seen, images=seen,
                       seconds=t_end - t0, steady_seconds=t_end - t_steady,
-                      steady_images=steady_local * env.world_size, warmup_seconds=warmup_seconds)
+                      steady_images=steady_local * env.world_size, warmup_seconds=warmup_seconds,
+                      steps=steps, skipped_steps=round(totals[4].item() / env.world_size))
 
 
 def data_info(data: TensorDataset) -> dict[str, Any]:
@@ -683,7 +775,7 @@ def evaluation_views(parts: TrainParts, eval_model: nn.Module, loader: BatchLoad
         for tta in TTA_MODES:
             key = name if tta == "none" else f"{name}+{tta}"
             views[key] = reported_top1 if (name, tta) == reported else evaluate(
-                model, loader, num_classes, parts.amp_dtype, parts.env, tta).top1
+                model, loader, num_classes, parts.eval_dtype, parts.env, tta).top1
     return views
 
 
@@ -729,14 +821,16 @@ def train(
         stats = train_one_epoch(parts, train_loader, epoch, warmup_steps if epoch == resumed_from else 0,
                                 progress, log_every, desc=f"epoch {epoch + 1}/{config.epochs}")
         state.add(stats)
-        result = evaluate(parts.eval_model(), test_loader, data.num_classes, parts.amp_dtype, env, config.tta)
+        result = evaluate(parts.eval_model(), test_loader, data.num_classes, parts.eval_dtype, env, config.tta)
         row = {"epoch": epoch + 1, "train_loss": stats.loss, "train_top1": stats.top1,
                "test_loss": result.loss, "test_top1": result.top1, "test_top5": result.top5,
                "lr": parts.optimizer.param_groups[0]["lr"], "epoch_seconds": stats.seconds}
+        if parts.scaler.is_enabled():  # fp16 only, so other runs' history rows keep their keys
+            row["skipped_steps"] = stats.skipped_steps
         state.history.append(row)
         state.epoch = epoch + 1
-        check_divergence(row, data.num_classes, config.lr)
-        if ckpt_path is not None and env.is_main:
+        check_divergence(row, data.num_classes, config.lr, stats.steps)
+        if ckpt_path is not None and env.is_main and checkpoint_due(config, epoch + 1):
             wall = state.prior_wall + time.perf_counter() - wall_start
             save_checkpoint(ckpt_path, checkpoint_state(config, parts, state, wall, data_fingerprint))
         distributed.barrier(env)  # no rank runs ahead of the checkpoint it may resume from
@@ -747,7 +841,7 @@ def train(
             on_epoch(row)
 
     eval_model = parts.eval_model()
-    final = evaluate(eval_model, test_loader, data.num_classes, parts.amp_dtype, env, config.tta)
+    final = evaluate(eval_model, test_loader, data.num_classes, parts.eval_dtype, env, config.tta)
     views = evaluation_views(parts, eval_model, test_loader, data.num_classes, final.top1)
     return TrainResult(
         config=asdict(config), history=state.history, final=final, classes=data.classes, model=eval_model,

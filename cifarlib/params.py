@@ -43,7 +43,9 @@ CONFIG_HELP: dict[str, str] = {
     "amp": "auto (fastest measured of fp32/bf16) | bf16 | fp16 | off",
     "channels_last": "auto (fastest measured) | on | off: NHWC memory format",
     "compile": "torch.compile the model",
+    "compile_mode": "default | reduce-overhead (CUDA graphs) | max-autotune, when compile is on",
     "ema_decay": "0 turns the weight EMA off",
+    "ema_every": "update the EMA every k steps (decay ema_decay**k); 1 is every step",
     "tta": "none | flip: score each test image by its and its mirror's mean logits",
     "cutout": "Cutout square side in pixels; 0 turns it off",
     "mixup": "mixup Beta alpha; 0 turns it off",
@@ -51,6 +53,8 @@ CONFIG_HELP: dict[str, str] = {
     "seed": "seeds init, batch order and augmentation",
     "device": "auto | cpu | cuda | cuda:N",
     "sync_bn": "under torchrun: BatchNorm statistics over the global batch",
+    "eval_precision": "train (evaluate under the training autocast) | fp32",
+    "checkpoint_every": "write the checkpoint every N epochs (always after the last)",
 }
 
 # Parameters that say where a run is filed and whether to redo it (not part of the config).

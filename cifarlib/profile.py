@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 import torch.nn as nn
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from .devices import autocast_context, synchronize
@@ -33,6 +34,45 @@ def count_flops(model: nn.Module, image_size: int = 32, channels: int = 3) -> in
         model(x)
     model.train(was_training)
     return int(counter.get_total_flops())
+
+
+class _OpCounter(TorchDispatchMode):
+    """Counts the ATen operators that do work (a kernel launch each on a GPU in eager mode);
+    views and other aliasing ops, which launch nothing, are left out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
+        if not func.is_view and func.overloadpacket not in _NO_KERNEL:
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+_NO_KERNEL = {torch.ops.aten.detach, torch.ops.aten.alias, torch.ops.aten.lift_fresh,
+              torch.ops.aten.empty, torch.ops.aten.empty_like, torch.ops.aten.empty_strided}
+
+
+def count_launches(model: nn.Module, image_size: int = 32, channels: int = 3, batch_size: int = 2) -> dict[str, int]:
+    """Operators of one eager training step (forward, cross-entropy, backward; the optimizer is
+    left out: fused on a GPU it is a few launches) and of one evaluation forward, counted on the
+    CPU with a dispatch mode. On a GPU each is about one kernel launch, so the counts stand for
+    the launch-bound floor of a step (they do not depend on the batch size)."""
+    was_training = model.training
+    device = next(model.parameters()).device
+    x = torch.randn(batch_size, channels, image_size, image_size, device=device)
+    y = torch.zeros(batch_size, dtype=torch.long, device=device)  # class 0 exists for any head
+    model.train()
+    with _OpCounter() as train_ops:
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+    model.zero_grad(set_to_none=True)
+    model.eval()
+    with torch.no_grad(), _OpCounter() as eval_ops:
+        model(x)
+    model.train(was_training)
+    return {"train_step": train_ops.count, "eval_step": eval_ops.count}
 
 
 def measure_throughput(

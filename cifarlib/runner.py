@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .data import TensorDataset, dataset_name, load_dataset, portable_spec
+from . import distributed
 from .distributed import is_main_process
 from .engine import TrainConfig, TrainResult, train
 from .models import create_model, model_entry
@@ -84,7 +85,7 @@ def inside_root(path: Path, root: str | os.PathLike, parameter: str) -> Path:
 
 # Config fields that do not change what a run computes: where the data lives and how it is
 # fetched (the data fingerprint identifies the data) and which device ran it.
-NOT_IDENTITY = ("dataset", "data_root", "download", "device")
+NOT_IDENTITY = ("dataset", "data_root", "download", "device", "checkpoint_every")
 
 
 class RunConflictError(ValueError):
@@ -266,7 +267,11 @@ def start_logs(record: Path, config: TrainConfig, data: TensorDataset, **run_fie
 
 
 def run_spec(spec: "RunSpec", progress: bool = True, log=print) -> dict[str, Any]:
-    """Train the run a :class:`~cifarlib.params.RunSpec` describes (what the notebook calls)."""
-    return run_training(spec.config, spec.experiment, spec.variant, spec.results_dir, spec.checkpoint_dir,
-                        overwrite=spec.overwrite, progress=progress, restart=spec.restart, log=log,
-                        tensorboard=spec.tensorboard)
+    """Train the run a :class:`~cifarlib.params.RunSpec` describes (what the notebook calls).
+    Under torchrun the process group is destroyed afterwards, whether the run succeeded or not."""
+    try:
+        return run_training(spec.config, spec.experiment, spec.variant, spec.results_dir, spec.checkpoint_dir,
+                            overwrite=spec.overwrite, progress=progress, restart=spec.restart, log=log,
+                            tensorboard=spec.tensorboard)
+    finally:
+        distributed.cleanup(distributed.env_from_os())

@@ -126,8 +126,8 @@ def prepare_data(preset: str, plan_path: str | os.PathLike = DEFAULT_PLAN, downl
     (unless ``download`` is false: a dry run) fetch any CIFAR set the preset's runs need and
     lack (:func:`download_missing`)."""
     spec = preset_spec(preset, plan_path)
+    root = repo_path(expand_env(spec.get("data_root", "data")))
     if spec.get("generate"):
-        root = repo_path(expand_env(spec.get("data_root", "data")))
         if not (cifar_folder(root, "cifar100") / "train").exists():
             write_generated_cifar100(root, **spec.get("generate_kwargs", {}))
     if download:
@@ -313,30 +313,60 @@ class RunFailedError(RuntimeError):
     """A training notebook failed; the message has the error and the failed notebook's path."""
 
 
+def worker_gpu(index: str, parent_visible: str | None) -> str:
+    """The ``CUDA_VISIBLE_DEVICES`` of a worker on GPU ``index``: an index into the GPUs this
+    process sees, so a parent's mask (a SLURM allocation: ``CUDA_VISIBLE_DEVICES=4,5``) is kept
+    (``--devices 0,1`` then means GPUs 4 and 5)."""
+    if not index.isdigit():
+        raise ValueError(f"bad value for --devices: {index!r}; use GPU indices (0,1,2,3) or 'cpu' entries")
+    if parent_visible is None:
+        return index
+    visible = [v.strip() for v in parent_visible.split(",") if v.strip()]
+    if int(index) >= len(visible):
+        raise ValueError(f"bad value for --devices: GPU {index} is not visible to this process "
+                         f"(CUDA_VISIBLE_DEVICES={parent_visible!r} shows {len(visible)}); use indices "
+                         f"0..{len(visible) - 1}" if visible else
+                         f"bad value for --devices: GPU {index} requested but CUDA_VISIBLE_DEVICES is empty")
+    return visible[int(index)]
+
+
+def worker_environments(devices: list[str], per_device: int = 1,
+                        parent: dict[str, str] | None = None) -> list[tuple[str, dict[str, str]]]:
+    """``(device, environment)`` of every worker: ``per_device`` workers on each device (packing
+    several small runs on one GPU keeps it busy). CPU workers split the cores between them."""
+    if per_device < 1:
+        raise ValueError(f"bad value for --per-device: {per_device}; use an integer >= 1")
+    parent = dict(os.environ if parent is None else parent)
+    threads = max(1, (os.cpu_count() or 1) // (len(devices) * per_device))
+    workers = []
+    for device in devices:
+        env = dict(parent)
+        if device == "cpu":
+            env.update(CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS=str(threads))
+        else:
+            env["CUDA_VISIBLE_DEVICES"] = worker_gpu(device, parent.get("CUDA_VISIBLE_DEVICES"))
+        workers += [(device, env)] * per_device
+    return workers
+
+
 def run_workers(
     preset: str, devices: list[str], argv: list[str], log=print, left_runs_exit: int | None = None,
+    per_device: int = 1,
 ) -> int:
-    """One sweep worker process per device (``["0", "1"]`` for GPUs, ``["cpu", "cpu"]``), each
-    taking runs until the preset is done; returns the number of failed workers. A worker whose
-    exit status is ``left_runs_exit`` only left runs to its siblings' claims: not a failure
-    here, since the siblings finish them (a sibling that fails is counted).
+    """``per_device`` sweep worker processes per device (``["0", "1"]`` for GPUs, ``["cpu"]``),
+    each taking runs until the preset is done; returns the number of failed workers. A worker
+    whose exit status is ``left_runs_exit`` only left runs to its siblings' claims: not a
+    failure here, since the siblings finish them (a sibling that fails is counted).
 
-    A GPU worker sees only its GPU (``CUDA_VISIBLE_DEVICES``), so run configs do not change with
-    the device a run lands on. CPU workers split the cores between them.
+    A GPU worker sees only its GPU (``CUDA_VISIBLE_DEVICES``, an index into the parent's own
+    mask), so run configs do not change with the device a run lands on. The lock-file claims
+    keep workers sharing a device from ever training one run twice.
     """
     import subprocess
     import sys
 
     procs = []
-    threads = max(1, (os.cpu_count() or 1) // len(devices))
-    for device in devices:
-        env = dict(os.environ)
-        if device == "cpu":
-            env.update(CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS=str(threads))
-        elif device.isdigit():
-            env["CUDA_VISIBLE_DEVICES"] = device
-        else:
-            raise ValueError(f"bad value for --devices: {device!r}; use GPU indices (0,1,2,3) or 'cpu' entries")
+    for device, env in worker_environments(devices, per_device):
         log(f"worker on device {device}: python -m cifarlib sweep {preset} {' '.join(argv)}")
         procs.append(subprocess.Popen([sys.executable, "-m", "cifarlib", "sweep", preset, *argv], env=env))
     return sum(p.wait() not in (0, left_runs_exit) for p in procs)

@@ -67,3 +67,49 @@ def test_both_on_uses_each_about_half_the_time() -> None:
             # mixup changes every pixel of an image mixed with another; CutMix only a box
             kinds.append(bool((b.images[moved] != x[moved]).all()))
     assert len(kinds) > 150 and 0.35 < sum(kinds) / len(kinds) < 0.65
+
+
+def test_on_the_cpu_one_generator_draws_what_it_drew_before_the_scalar_split() -> None:
+    """The draw order of CPU runs is unchanged: which of the two, Beta seed, permutation, box centre."""
+    import math
+    import random
+
+    x, y = torch.randn(8, 3, 32, 32), torch.arange(8)
+    batch = mix_batch(x, y, mixup=1.0, cutmix=1.0, generator=torch.Generator().manual_seed(3))
+    ref = torch.Generator().manual_seed(3)
+    use_cutmix = bool(torch.rand(1, generator=ref) < 0.5)
+    lam = random.Random(int(torch.randint(0, 2**31 - 1, (1,), generator=ref).item())).betavariate(1.0, 1.0)
+    perm = torch.randperm(8, generator=ref)
+    assert torch.equal(batch.partners, y[perm])
+    if use_cutmix:
+        cut = math.sqrt(1 - lam)
+        cy, cx = (int(torch.randint(0, 32, (1,), generator=ref).item()) for _ in range(2))
+        box_h, box_w = int(32 * cut), int(32 * cut)
+        top, bottom = max(cy - box_h // 2, 0), min(cy + box_h - box_h // 2, 32)
+        left, right = max(cx - box_w // 2, 0), min(cx + box_w - box_w // 2, 32)
+        assert batch.lam == 1.0 - (bottom - top) * (right - left) / (32 * 32)
+    else:
+        assert batch.lam == lam
+
+
+@pytest.mark.parametrize("mixup,cutmix", [(1.0, 0.0), (0.0, 1.0), (1.0, 1.0)])
+def test_scalars_come_from_the_cpu_generator_and_the_device_one_only_permutes(mixup: float, cutmix: float) -> None:
+    x, y = torch.randn(8, 3, 32, 32), torch.arange(8)
+    lams = set()
+    for device_seed in range(4):  # another device stream changes the pairing, never the scalars
+        device_gen = torch.Generator().manual_seed(device_seed)
+        batch = mix_batch(x, y, mixup, cutmix, device_gen, torch.Generator().manual_seed(7))
+        lams.add(batch.lam)
+        assert torch.equal(batch.partners, y[torch.randperm(8, generator=torch.Generator().manual_seed(device_seed))])
+        only_permuted = torch.Generator().manual_seed(device_seed)
+        torch.randperm(8, generator=only_permuted)
+        assert torch.equal(device_gen.get_state(), only_permuted.get_state())
+    assert len(lams) == 1
+
+
+def test_a_device_generator_without_a_cpu_scalar_generator_is_refused() -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA generator")
+    g = torch.Generator(device="cuda").manual_seed(0)
+    with pytest.raises(ValueError, match="scalar_generator"):
+        mix_batch(torch.randn(4, 3, 8, 8, device="cuda"), torch.arange(4, device="cuda"), 1.0, 0.0, g)

@@ -26,7 +26,13 @@ def test_choose_picks_the_fastest_of_the_given_timings() -> None:
         choose({})
 
 
-def test_explicit_settings_fix_their_axis() -> None:
+@pytest.fixture
+def native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests of the measured choice assume a CPU with native bf16 (both precisions open)."""
+    monkeypatch.setattr(autotune, "cpu_has_native_bf16", lambda: True)
+
+
+def test_explicit_settings_fix_their_axis(native_bf16: None) -> None:
     assert len(candidates("auto", "auto", CPU)) == 4
     assert candidates("off", "auto", CPU) == [Candidate("fp32", False), Candidate("fp32", True)]
     assert candidates("bf16", "on", CPU) == [Candidate("bf16", True)]
@@ -38,7 +44,16 @@ def test_explicit_policy_is_not_measured(monkeypatch: pytest.MonkeyPatch) -> Non
     assert (policy.precision, policy.channels_last, policy.source) == ("fp32", False, "explicit")
 
 
-def test_measured_policy_is_the_fastest_and_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bf16_is_no_candidate_on_a_cpu_without_native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(autotune, "cpu_has_native_bf16", lambda: False)
+    assert candidates("auto", "auto", CPU) == [Candidate("fp32", False), Candidate("fp32", True)]
+    assert candidates("bf16", "auto", CPU) == [Candidate("bf16", False), Candidate("bf16", True)]  # asked for
+    monkeypatch.setattr(autotune, "cpu_has_native_bf16", lambda: True)
+    assert {c.precision for c in candidates("auto", "auto", CPU)} == {"fp32", "bf16"}
+
+
+def test_measured_policy_is_the_fastest_and_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      native_bf16: None) -> None:
     monkeypatch.setenv("CIFARLIB_CACHE", str(tmp_path))
     fake = {"fp32/NCHW": 0.4, "fp32/channels_last": 0.3, "bf16/NCHW": 0.2, "bf16/channels_last": 0.25}
     monkeypatch.setattr(autotune, "time_candidate", lambda build, c, *a, **k: fake[c.label])
@@ -70,3 +85,42 @@ def test_every_policy_trains_the_same_function(amp: str, channels_last: str) -> 
         assert abs(a["train_loss"] - b["train_loss"]) < tol * max(1.0, a["train_loss"])
     if amp == "off":  # fp32 in either memory format: the same numbers up to summation order
         assert abs(reference.final.loss - other.final.loss) < 1e-2
+
+
+FAKE = {"fp32/NCHW": 0.4, "fp32/channels_last": 0.3, "bf16/NCHW": 0.2, "bf16/channels_last": 0.25}
+ARGS = ("auto", "auto", "resnet20", {}, lambda: None, 8, (3, 32, 32), 10, CPU, "Some CPU (1 threads)")
+
+
+@pytest.mark.parametrize("content", ["[]", "null", '"fp64"', "{not json",
+                                     '{"precision": "fp64", "channels_last": false, "seconds_per_step": {}}',
+                                     '{"precision": "bf16", "channels_last": "no", "seconds_per_step": {}}',
+                                     '{"precision": "bf16", "channels_last": false, "seconds_per_step": null}'])
+def test_a_damaged_cache_entry_is_named_and_measured_again(content: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch, native_bf16: None) -> None:
+    monkeypatch.setenv("CIFARLIB_CACHE", str(tmp_path))
+    monkeypatch.setattr(autotune, "time_candidate", lambda build, c, *a, **k: FAKE[c.label])
+    resolve_policy(*ARGS)  # writes the entry, then damaged below
+    (path,) = (tmp_path / "autotune").glob("*.json")
+    path.write_text(content)
+    with pytest.warns(UserWarning, match=f"{path.name}.*damaged"):
+        policy = resolve_policy(*ARGS)
+    assert (policy.precision, policy.channels_last, policy.source) == ("bf16", False, "measured")
+    assert resolve_policy(*ARGS).source == "cached"  # the entry was rewritten
+
+
+def test_an_unwritable_cache_folder_warns_and_the_run_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              native_bf16: None) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("CIFARLIB_CACHE", str(blocked))  # <file>/autotune cannot be created, even as root
+    monkeypatch.setattr(autotune, "time_candidate", lambda build, c, *a, **k: FAKE[c.label])
+    with pytest.warns(UserWarning, match="cannot be written.*CIFARLIB_CACHE"):
+        policy = resolve_policy(*ARGS)
+    assert (policy.precision, policy.channels_last, policy.source) == ("bf16", False, "measured")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_gpu_timing_runs_back_to_back_steps_between_cuda_events() -> None:
+    seconds = autotune.time_candidate(lambda: create_model("resnet20", num_classes=10), Candidate("bf16", True),
+                                      128, (3, 32, 32), 10, torch.device("cuda"))
+    assert 0 < seconds < 1

@@ -127,3 +127,39 @@ def test_shard_batch_slices_are_disjoint_and_cover_the_batch() -> None:
     x, y = torch.arange(12.0).view(12, 1), torch.arange(12)
     parts = [distributed.shard_batch(x, y, distributed.DistEnv(r, 3, r))[1] for r in range(3)]
     assert torch.equal(torch.cat(parts), y)
+
+
+def _activation_count(model: torch.nn.Module) -> int:
+    """Activation modules reachable in ``model`` (what a BatchNormAct2d conversion must keep)."""
+    acts = (torch.nn.ReLU, torch.nn.ReLU6, torch.nn.SiLU, torch.nn.GELU, torch.nn.Hardswish, torch.nn.Hardsigmoid,
+            torch.nn.LeakyReLU, torch.nn.Mish, torch.nn.Sigmoid, torch.nn.Tanh)
+    return sum(isinstance(m, acts) for m in model.modules())
+
+
+@pytest.mark.parametrize("name", __import__("cifarlib.models", fromlist=["list_models"]).list_models())
+def test_sync_bn_conversion_keeps_the_eval_function_of_every_model(name: str) -> None:
+    """Both converters (timm's for CUDA, ours for gloo) keep every activation of timm's fused
+    BatchNormAct2d and leave the eval-mode outputs unchanged."""
+    import copy
+
+    from timm.layers import BatchNormAct2d
+
+    from cifarlib.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=10).eval()
+    for m in model.modules():  # non-trivial running statistics, so a lost BN would show
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        reference = model(x)
+    fused = sum(isinstance(m, BatchNormAct2d) for m in model.modules())
+    for device in ("cpu", "cuda"):  # the CUDA converter is checked on the CPU in eval mode
+        converted = distributed.convert_sync_batchnorm(copy.deepcopy(model), torch.device(device)).eval()
+        assert not any(isinstance(m, BatchNormAct2d) for m in converted.modules()), device
+        assert _activation_count(converted) == _activation_count(model), (device, fused)
+        with torch.no_grad():
+            out = converted(x)
+        assert torch.equal(out, reference), (device, (out - reference).abs().max().item())

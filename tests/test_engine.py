@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ def quick_config(**kw) -> TrainConfig:
 @pytest.mark.parametrize("field,value,allowed", [
     ("schedule", "step", "onecycle"), ("amp", "fp8", "bf16"), ("epochs", 0, ">= 1"),
     ("lr", -1.0, "positive"), ("label_smoothing", 1.5, "[0, 1)"), ("device", "tpu", "cuda"),
+    ("eval_precision", "bf16", "fp32"), ("compile_mode", "fast", "reduce-overhead"), ("ema_every", 0, ">= 1"),
 ])
 def test_bad_values_name_the_parameter_and_allowed_values(field: str, value, allowed: str) -> None:
     with pytest.raises(ValueError) as err:
@@ -161,3 +163,136 @@ def test_run_reports_every_evaluation_view_and_the_configured_one() -> None:
     no_ema = train(quick_config(epochs=1), data=data, progress=False)  # the default: tta="flip"
     assert set(no_ema.eval_views) == {"model", "model+flip"}
     assert no_ema.final.top1 == no_ema.eval_views["model+flip"]
+
+
+def _fp16_like_parts(config: TrainConfig, data, poison_calls: set[int]):
+    """Parts of a CPU run whose gradient scaler is on (as under fp16 on a GPU) and whose model
+    returns infinite logits on the forward calls in ``poison_calls`` (an overflowed step)."""
+    from cifarlib import autotune, distributed
+    from cifarlib.engine import build_parts, make_loaders
+
+    policy = autotune.Policy("fp32", False, "explicit")
+    env, device = distributed.DistEnv(), torch.device("cpu")
+    loader, _ = make_loaders(config, data, device, env, False)
+    parts = build_parts(config, data.num_classes, device, env, policy, len(loader))
+    parts.scaler = torch.amp.GradScaler("cpu", enabled=True)
+    calls = [0]
+
+    def poison(module, inputs, output):
+        calls[0] += 1
+        return output * float("inf") if calls[0] in poison_calls else output
+
+    parts.model.register_forward_hook(poison)
+    return parts, loader
+
+
+def test_a_non_finite_fp16_step_is_skipped_and_counted_and_the_run_goes_on() -> None:
+    from cifarlib.engine import check_divergence, train_one_epoch
+
+    config = TrainConfig(model="eca_resnet8", dataset="unused", epochs=2, batch_size=4, lr=0.05,
+                         amp="off", channels_last="off", device="cpu")
+    data = tiny_data()
+    parts, loader = _fp16_like_parts(config, data, poison_calls={2})
+    stats = train_one_epoch(parts, loader, 0, progress=False)
+    assert (stats.steps, stats.skipped_steps) == (len(loader), 1)
+    assert math.isfinite(stats.loss)
+    assert all(torch.isfinite(p).all() for p in parts.model.parameters())
+    row = {"epoch": 1, "train_loss": stats.loss, "skipped_steps": stats.skipped_steps}
+    check_divergence(row, data.num_classes, config.lr, stats.steps)  # one skip: the run goes on
+    again = train_one_epoch(parts, loader, 1, progress=False)
+    assert again.skipped_steps == 0 and math.isfinite(again.loss)
+
+
+def test_sustained_fp16_skips_count_as_divergence() -> None:
+    from cifarlib.engine import DivergenceError, check_divergence, train_one_epoch
+
+    config = TrainConfig(model="eca_resnet8", dataset="unused", epochs=1, batch_size=8, lr=0.05,
+                         amp="off", channels_last="off", device="cpu")
+    parts, loader = _fp16_like_parts(config, tiny_data(), poison_calls=set(range(1, 100)))
+    stats = train_one_epoch(parts, loader, 0, progress=False)
+    assert stats.skipped_steps == stats.steps == len(loader)
+    with pytest.raises(DivergenceError, match="skipped"):
+        check_divergence({"epoch": 1, "train_loss": stats.loss, "skipped_steps": stats.skipped_steps},
+                         4, config.lr, stats.steps)
+
+
+def test_eval_precision_fp32_scores_without_autocast_and_leaves_training_alone() -> None:
+    from cifarlib import distributed
+    from cifarlib.engine import evaluate, make_loaders
+
+    data = tiny_data()
+    options = dict(model="eca_resnet8", epochs=2, amp="bf16", channels_last="off", tta="none")
+    default = train(quick_config(**options), data=data, progress=False)
+    fp32 = train(quick_config(**options, eval_precision="fp32"), data=data, progress=False)
+    assert [r["train_loss"] for r in fp32.history] == [r["train_loss"] for r in default.history]
+    _, loader = make_loaders(quick_config(**options), data, torch.device("cpu"), distributed.DistEnv(), False)
+    assert fp32.final.loss == evaluate(fp32.model, loader, data.num_classes, None).loss
+    assert default.final.loss == evaluate(default.model, loader, data.num_classes, torch.bfloat16).loss
+    assert default.final.loss != fp32.final.loss  # bf16 rounding shows in the loss
+
+
+@pytest.mark.parametrize("name", ["resnet20", "coat_resnet20", "ghost_resnet20"])
+def test_foreach_ema_equals_the_per_tensor_update(name: str) -> None:
+    """The cached-list ``_foreach_lerp_`` EMA gives bit for bit what the per-tensor loop over
+    ``state_dict()`` gave (``ema_every=1``, the default), BN buffers and counters included."""
+    from cifarlib.engine import WeightEMA
+    from cifarlib.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=4).train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    ema = WeightEMA(model, 0.9)
+    reference = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    for _ in range(3):
+        loss = model(torch.randn(4, 3, 32, 32)).logsumexp(1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        ema.update()
+        with torch.no_grad():
+            for k, v in model.state_dict().items():
+                reference[k].lerp_(v, 1 - 0.9) if v.dtype.is_floating_point else reference[k].copy_(v)
+    assert all(torch.equal(ema.state_dict()[k], reference[k]) for k in reference)
+    assert any(not torch.equal(ema.state_dict()[k], v) for k, v in model.state_dict().items())  # it averages
+
+
+def test_ema_every_k_steps_updates_on_global_steps_with_decay_to_the_k() -> None:
+    data = tiny_data()
+    every_step = train(quick_config(model="eca_resnet8", epochs=2, ema_decay=0.9, tta="none"), data=data,
+                       progress=False)
+    every_two = train(quick_config(model="eca_resnet8", epochs=2, ema_decay=0.9, ema_every=2, tta="none"),
+                      data=data, progress=False)
+    assert [r["train_loss"] for r in every_two.history] == [r["train_loss"] for r in every_step.history]
+    assert every_two.final.loss != every_step.final.loss  # another average of the same weights
+    with pytest.raises(ValueError, match="ema_every"):
+        quick_config(ema_every=0).validate()
+
+
+def test_checkpoint_every_n_epochs_and_after_the_last_and_resume_stays_exact(tmp_path: Path) -> None:
+    """checkpoint_every=2 over 3 epochs writes after epochs 2 and 3 only; a run stopped after
+    epoch 2 resumes to the uninterrupted weights (an EMA updated every 3 steps included)."""
+    data = tiny_data()
+    config = quick_config(model="eca_resnet8", epochs=3, checkpoint_every=2, ema_decay=0.9, ema_every=3)
+    saved_epochs: list[int | None] = []
+
+    def note(row: dict) -> None:
+        path = tmp_path / "a.pt"
+        saved_epochs.append(torch.load(path, weights_only=False)["epoch"] if path.exists() else None)
+
+    straight = train(config, data=data, checkpoint=tmp_path / "a.pt", on_epoch=note, progress=False)
+    assert saved_epochs == [None, 2, 3]
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_second(row: dict) -> None:
+        if row["epoch"] == 2:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(config, data=data, checkpoint=tmp_path / "b.pt", on_epoch=stop_after_second, progress=False)
+    resumed = train(config, data=data, checkpoint=tmp_path / "b.pt", progress=False)
+    assert resumed.resumed_from_epoch == 2
+    a, b = _params(straight.model), _params(resumed.model)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert straight.final.loss == resumed.final.loss

@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
 from cifarlib.report.plots import (accuracy_vs_cost, block_diagram, curves_small_multiples, setup_style,  # noqa: E402
@@ -113,3 +114,23 @@ def test_per_class_plot_renders_one_bar_group_per_class() -> None:
     _render_without_warnings(fig)
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["飞机", "猫"]
     assert {t.get_text() for t in fig.axes[0].get_legend().get_texts()} == {"resnet20", "eca_resnet20"}
+
+
+def test_launch_counts_leave_views_out_and_rank_the_grafts_above_the_backbone() -> None:
+    from cifarlib.models import create_model
+    from cifarlib.profile import count_launches
+
+    class Views(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(1))
+
+        def forward(self, x):
+            return x.view(len(x), -1).t().t()[:, :4] * self.w  # views, then one multiply
+
+    counts = count_launches(Views())
+    assert counts["eval_step"] == 1  # the multiply; the views launch nothing
+    base = count_launches(create_model("resnet20", num_classes=10))
+    graft = count_launches(create_model("lsk_resnet20", num_classes=10))
+    assert 0 < base["eval_step"] < base["train_step"] < graft["train_step"]
+    assert count_launches(create_model("resnet20", num_classes=10), batch_size=8) == base  # batch-independent

@@ -88,3 +88,53 @@ def test_a_dry_run_with_devices_lists_and_starts_no_worker(tmp_path: Path, monke
     listed = capsys.readouterr().out
     assert re.search(r"\d+ of \d+ runs to do", listed) and "[1/" in listed
     assert not (tmp_path / "r").exists() and not (tmp_path / "c").exists()
+
+
+def test_workers_pack_per_device_and_keep_the_parents_gpu_mask() -> None:
+    from cifarlib.sweep import worker_environments
+
+    packed = worker_environments(["0", "1"], per_device=3, parent={"CUDA_VISIBLE_DEVICES": "4,5", "X": "1"})
+    assert [d for d, _ in packed] == ["0"] * 3 + ["1"] * 3
+    assert [e["CUDA_VISIBLE_DEVICES"] for _, e in packed] == ["4"] * 3 + ["5"] * 3  # SLURM's GPUs 4 and 5
+    assert all(e["X"] == "1" for _, e in packed)
+    assert [e["CUDA_VISIBLE_DEVICES"] for _, e in worker_environments(["0", "2"], parent={})] == ["0", "2"]
+    cpu = worker_environments(["cpu"], per_device=2, parent={})
+    assert [e["CUDA_VISIBLE_DEVICES"] for _, e in cpu] == ["", ""]
+    with pytest.raises(ValueError, match="GPU 2 is not visible"):
+        worker_environments(["2"], parent={"CUDA_VISIBLE_DEVICES": "4,5"})
+    with pytest.raises(ValueError, match="per-device"):
+        worker_environments(["0"], per_device=0, parent={})
+    with pytest.raises(ValueError, match="--devices"):
+        worker_environments(["gpu0"], parent={})
+
+
+@pytest.mark.slow
+def test_packed_workers_on_one_device_train_each_smoke_run_once(tmp_path: Path) -> None:
+    dirs = ["--results-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "c"),
+            "--runs-dir", str(tmp_path / "n")]
+    cmd = [sys.executable, "-m", "cifarlib", "sweep", "smoke", "--devices", "cpu", "--per-device", "3", *dirs]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.count("worker on device cpu") == 3
+    started = Counter(re.findall(r"^\[\d+/\d+\] (\S+)$", out.stdout, flags=re.M))
+    assert sorted(started) == ["smoke/eca_resnet20-default-s0", "smoke/resnet20-default-s0"]
+    assert set(started.values()) == {1}, started
+    assert len(list((tmp_path / "r").rglob("*.json"))) == 2
+    assert not list((tmp_path / "c" / "claims").rglob("*.lock"))
+
+
+def test_run_spec_tears_the_process_group_down_even_when_the_run_fails(monkeypatch) -> None:
+    from cifarlib import distributed, runner
+    from cifarlib.engine import TrainConfig
+    from cifarlib.params import RunSpec
+
+    cleaned = []
+    monkeypatch.setattr(distributed, "cleanup", lambda env: cleaned.append(env))
+
+    def fail(*_a, **_k):
+        raise RuntimeError("a failed run")
+
+    monkeypatch.setattr(runner, "run_training", fail)
+    with pytest.raises(RuntimeError, match="a failed run"):
+        runner.run_spec(RunSpec(config=TrainConfig()))
+    assert len(cleaned) == 1
