@@ -369,7 +369,8 @@ def config_fingerprint(config: TrainConfig) -> str:
 # from today's default: runs before ``tta`` existed were scored without test-time augmentation.
 IMPLICIT_BEFORE_FIELD: dict[str, Any] = {"tta": "none"}
 # Fields that never change what a run computes, left out of the resume check: whether missing
-# CIFAR files may be fetched (checkpoints from before ``download: auto`` hold ``False``).
+# CIFAR files may be fetched (checkpoints from before ``download: auto`` hold ``False``), and how
+# often the checkpoint is written.
 NOT_IN_RESUME_CHECK = ("download", "checkpoint_every")
 
 

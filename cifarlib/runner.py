@@ -27,7 +27,7 @@ import torch
 from .data import TensorDataset, dataset_name, load_dataset, portable_spec
 from . import distributed
 from .distributed import is_main_process
-from .engine import TrainConfig, TrainResult, train
+from .engine import IMPLICIT_BEFORE_FIELD, TrainConfig, TrainResult, train
 from .models import create_model, model_entry
 from .params import RunSpec, check_name, config_defaults
 from .paths import DEFAULT_CHECKPOINT_DIR, DEFAULT_RESULTS_DIR, DEFAULT_RUNS_DIR, portable_path, repo_path
@@ -104,11 +104,14 @@ def config_hash(config: dict[str, Any]) -> str:
 
 def record_differences(record: dict[str, Any], config: dict[str, Any], data_fingerprint: str) -> list[str]:
     """What differs between an existing record and the run about to start (empty: the same run)."""
-    old, new = config_identity(record["config"]), config_identity(config)
-    defaults = config_defaults()  # a field newer than the record matches when it holds its default
+    old, new = normalized(config_identity(record["config"])), normalized(config_identity(config))
+    # a field newer than the record matches when it holds the value the field implicitly had
+    # before it existed (engine.IMPLICIT_BEFORE_FIELD: records before ``tta`` were scored without
+    # it), else its default
+    implicit = {**config_defaults(), **IMPLICIT_BEFORE_FIELD}
     diffs = [f"{k}: {old.get(k, '<absent>')!r} -> {new.get(k, '<absent>')!r}"
              for k in sorted(set(old) | set(new)) if old.get(k, _ABSENT) != new.get(k, _ABSENT)
-             and not (k not in old and new.get(k) == defaults.get(k))]
+             and not (k not in old and new.get(k) == implicit.get(k))]
     stored = record.get("data", {}).get("fingerprint")
     if stored is not None and stored != data_fingerprint:
         diffs.append(f"data fingerprint: {stored} -> {data_fingerprint} (other images under the same data set name)")
@@ -116,6 +119,13 @@ def record_differences(record: dict[str, Any], config: dict[str, Any], data_fing
 
 
 _ABSENT = object()
+
+
+def normalized(identity: dict[str, Any]) -> dict[str, Any]:
+    """``channels_last`` as TrainConfig reads it: records from before its ``auto`` mode hold
+    the booleans True/False, which mean ``on``/``off``."""
+    value = identity.get("channels_last")
+    return {**identity, "channels_last": {True: "on", False: "off"}[value]} if isinstance(value, bool) else identity
 
 
 def existing_record(path: Path, config: TrainConfig, data_fingerprint: str, log=print) -> dict[str, Any] | None:

@@ -125,3 +125,17 @@ def test_the_book_refuses_an_experiment_that_mixes_budgets(tmp_path: Path) -> No
     with pytest.raises(MixedBudgetError, match=r"cifar10-jpeg/main mixes 2 training budgets") as err:
         load_runs(tmp_path)
     assert "resnet20-default-s1.json" in str(err.value) and "--overwrite-stale" in str(err.value)
+
+
+def test_every_committed_record_is_the_run_its_plan_asks_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan and the committed records agree: no preset calls a committed record stale.
+    Records from before a field existed match through the value it implicitly had (``tta:
+    none``), and the boolean ``channels_last`` of the oldest records reads as on/off. Configs
+    only (the data are checked by fingerprint where the sweep can load them)."""
+    monkeypatch.setattr(sweep, "planned_data_fingerprint", lambda config, log=print: None)
+    from cifarlib.sweep import load_plan
+
+    repo = Path(__file__).resolve().parent.parent
+    for preset in load_plan():
+        run_sweep(preset, dry_run=True, log=lambda *_: None, results_dir=repo / "results",
+                  checkpoint_dir=repo / "checkpoints", runs_dir=repo / "book" / "runs")
