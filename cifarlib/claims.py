@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
+from .paths import pid_alive
+
 # An unreadable claim younger than this is treated as live (a foreign writer may still be
 # filling it); older, it is stale. Claims written by this module are never unreadable.
 UNREADABLE_GRACE_S = 60.0
@@ -46,16 +48,6 @@ def owner_record() -> dict[str, object]:
     """Who this process is, as a claim stores it."""
     return {"host": socket.gethostname(), "pid": os.getpid(), "start": process_start_time(os.getpid()),
             "since": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def read_owner(lock: Path) -> dict[str, object] | None:
@@ -82,7 +74,7 @@ def stale_reason(lock: Path) -> str | None:
         pid = int(owner.get("pid", -1))
     except (TypeError, ValueError):
         return "no valid pid"
-    if not _alive(pid):
+    if not pid_alive(pid):
         return f"pid {pid} no longer runs"
     start = owner.get("start")
     if start is not None and process_start_time(pid) not in (None, start):

@@ -119,7 +119,7 @@ def remove_orphan_temporaries(*folders: str | os.PathLike, log: Callable[[str], 
     for folder in folders:
         for path in Path(folder).rglob(".*.tmp*") if Path(folder).is_dir() else []:
             match = _TEMPORARY.match(path.name)
-            if match and path.is_file() and not _pid_alive(int(match.group(1))):
+            if match and path.is_file() and not pid_alive(int(match.group(1))):
                 path.unlink(missing_ok=True)
                 removed.append(path)
     if removed:
@@ -127,7 +127,8 @@ def remove_orphan_temporaries(*folders: str | os.PathLike, log: Callable[[str], 
     return removed
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while a process ``pid`` runs on this host (one we may not signal counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -51,3 +51,16 @@ def tiny_data(n_per_class: int = 8, classes: int = 4, seed: int = 0, noise: floa
     x = (colours[y] + noise * torch.randn(len(y), 3, 32, 32, generator=g)).clamp(0, 255).to(torch.uint8)
     return TensorDataset("tiny", x, y, x[::test_every].clone(), y[::test_every].clone(),
                          [f"c{i}" for i in range(classes)], (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+
+
+class Interrupt(Exception):
+    """Raised by :func:`stop_after` to cut a run short, as a kill would, after an epoch's checkpoint."""
+
+
+def stop_after(epoch: int):
+    """An ``on_epoch`` callback for ``engine.train`` that interrupts the run after ``epoch``."""
+    def on_epoch(row: dict) -> None:
+        if row["epoch"] == epoch:
+            raise Interrupt
+
+    return on_epoch

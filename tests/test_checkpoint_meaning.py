@@ -16,16 +16,7 @@ import torch
 from cifarlib import engine
 from cifarlib.autotune import Policy
 from cifarlib.engine import CheckpointError, TrainConfig, load_checkpoint, train
-from helpers import tiny_data
-
-
-class Interrupt(Exception):
-    pass
-
-
-def stop_after_first(row: dict) -> None:
-    if row["epoch"] == 1:
-        raise Interrupt
+from helpers import Interrupt, stop_after, tiny_data
 
 
 def config(**kw) -> TrainConfig:
@@ -45,7 +36,7 @@ def test_resume_keeps_the_checkpoints_policy(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(engine, "execution_policy", lambda *a: measured(False))
     straight = train(config(), data=data, checkpoint=tmp_path / "a.pt", progress=False)
     with pytest.raises(Interrupt):
-        train(config(), data=data, checkpoint=tmp_path / "b.pt", on_epoch=stop_after_first, progress=False)
+        train(config(), data=data, checkpoint=tmp_path / "b.pt", on_epoch=stop_after(1), progress=False)
     assert load_checkpoint(tmp_path / "b.pt")["execution_policy"]["channels_last"] is False
 
     def other_machine(*args):
@@ -62,7 +53,7 @@ def test_resume_keeps_the_checkpoints_policy(tmp_path: Path, monkeypatch: pytest
 def test_resume_on_changed_data_is_refused(tmp_path: Path) -> None:
     pinned = config(channels_last="off")
     with pytest.raises(Interrupt):
-        train(pinned, data=tiny_data(), checkpoint=tmp_path / "c.pt", on_epoch=stop_after_first, progress=False)
+        train(pinned, data=tiny_data(), checkpoint=tmp_path / "c.pt", on_epoch=stop_after(1), progress=False)
     more = tiny_data(n_per_class=9)  # ten more images under the same name
     with pytest.raises(ValueError, match=r"c\.pt was trained on other data .*restart True"):
         train(pinned, data=more, checkpoint=tmp_path / "c.pt", progress=False)
@@ -100,7 +91,7 @@ def test_checkpoint_loads_onto_the_cpu_with_cpu_rng_states(tmp_path: Path) -> No
     mapped to the run's device (``map_location=cuda``) broke every resume on a GPU."""
     with pytest.raises(Interrupt):
         train(config(channels_last="off"), data=tiny_data(), checkpoint=tmp_path / "d.pt",
-              on_epoch=stop_after_first, progress=False)
+              on_epoch=stop_after(1), progress=False)
     saved = load_checkpoint(tmp_path / "d.pt")
     assert saved["rng_cpu"].device.type == "cpu" and saved["rng_cpu"].dtype == torch.uint8
     assert all(t.device.type == "cpu" for t in saved["model"].values())

@@ -11,7 +11,7 @@ import torch
 from cifarlib.data import load_dataset
 from cifarlib.devices import resolve_amp
 from cifarlib.engine import TrainConfig, lr_lambda, train
-from helpers import tiny_data
+from helpers import Interrupt, stop_after, tiny_data
 
 
 def quick_config(**kw) -> TrainConfig:
@@ -87,15 +87,8 @@ def test_interrupted_run_resumes_exactly(tmp_path: Path, options: dict) -> None:
     config = quick_config(**{"epochs": 3, "label_smoothing": 0.1, "weight_decay": 5e-4, **options})
     straight = train(config, data=data, checkpoint=tmp_path / "a.pt", progress=False)
 
-    class Interrupt(Exception):
-        pass
-
-    def stop_after_first(row: dict) -> None:
-        if row["epoch"] == 1:
-            raise Interrupt
-
     with pytest.raises(Interrupt):
-        train(config, data=data, checkpoint=tmp_path / "b.pt", on_epoch=stop_after_first, progress=False)
+        train(config, data=data, checkpoint=tmp_path / "b.pt", on_epoch=stop_after(1), progress=False)
     assert torch.load(tmp_path / "b.pt", weights_only=False)["epoch"] == 1
     resumed = train(config, data=data, checkpoint=tmp_path / "b.pt", progress=False)
     assert resumed.resumed_from_epoch == 1
@@ -282,15 +275,8 @@ def test_checkpoint_every_n_epochs_and_after_the_last_and_resume_stays_exact(tmp
     straight = train(config, data=data, checkpoint=tmp_path / "a.pt", on_epoch=note, progress=False)
     assert saved_epochs == [None, 2, 3]
 
-    class Interrupt(Exception):
-        pass
-
-    def stop_after_second(row: dict) -> None:
-        if row["epoch"] == 2:
-            raise Interrupt
-
     with pytest.raises(Interrupt):
-        train(config, data=data, checkpoint=tmp_path / "b.pt", on_epoch=stop_after_second, progress=False)
+        train(config, data=data, checkpoint=tmp_path / "b.pt", on_epoch=stop_after(2), progress=False)
     resumed = train(config, data=data, checkpoint=tmp_path / "b.pt", progress=False)
     assert resumed.resumed_from_epoch == 2
     a, b = _params(straight.model), _params(resumed.model)
