@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -80,21 +81,39 @@ def copy_repo(dest: Path) -> Path:
 def book_build(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The book built as ``make pdf`` builds it, from a copy of the repository at another path:
     the PDF first (the LaTeX build executes every page), then the HTML from the same Sphinx
-    environment (no second execution). Session-scoped and used only by tests in the xdist group
-    "book" (tests/test_book.py, tests/test_pdf.py), so one worker builds it once."""
-    repo = copy_repo(tmp_path_factory.mktemp("clone") / "repo")
+    environment (no second execution). Built once per test session whatever the xdist workers:
+    the first worker that asks builds it under a file lock in the session's shared temporary
+    folder, the others wait and read what it wrote (a failed build fails them all, once)."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()  # under xdist, popen-gwN/ in the session's folder
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    summary = shared / "book_build.json"
+    with FileLock(str(shared / "book_build.lock")):
+        if not summary.exists():
+            summary.write_text(json.dumps(_build_book(shared / "book_clone" / "repo")))
+    built = json.loads(summary.read_text())
+    assert built["returncode"] == 0, f"{built['failed']} build failed:\n" + built["logs"][built["failed"]][-6000:]
+    repo = Path(built["repo"])
+    return {"repo": repo, "html": repo / "book" / "_build" / "html",
+            "latex": repo / "book" / "_build" / "latex", "log": "\n".join(built["logs"].values()),
+            "logs": built["logs"], "seconds": sum(built["seconds"].values()), "seconds_by_build": built["seconds"]}
+
+
+def _build_book(dest: Path) -> dict:
+    """Build the PDF then the HTML in a copy of the repository at ``dest``; what happened, as JSON."""
+    repo = copy_repo(dest)
     jb = Path(sys.executable).with_name("jupyter-book")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo)}
     env.pop("CIFARLIB_OFFLINE_ZIP", None)  # a user's machine has no data: nothing may train
-    logs: dict[str, str] = {}
-    seconds: dict[str, float] = {}
+    built: dict = {"repo": str(repo), "logs": {}, "seconds": {}, "returncode": 0, "failed": None}
     for name, builder in (("pdf", ["--builder", "pdflatex"]), ("html", [])):
         start = time.perf_counter()
         proc = subprocess.run([str(jb), "build", "book/", *builder, "-W", "-n", "--keep-going"],
                               cwd=repo, capture_output=True, text=True, timeout=1800, env=env)
-        seconds[name] = time.perf_counter() - start
-        logs[name] = proc.stdout + proc.stderr
-        assert proc.returncode == 0, f"{name} build failed:\n" + logs[name][-6000:]
-    return {"repo": repo, "html": repo / "book" / "_build" / "html",
-            "latex": repo / "book" / "_build" / "latex", "log": "\n".join(logs.values()),
-            "logs": logs, "seconds": sum(seconds.values()), "seconds_by_build": seconds}
+        built["seconds"][name] = time.perf_counter() - start
+        built["logs"][name] = proc.stdout + proc.stderr
+        if proc.returncode != 0:
+            built.update(returncode=proc.returncode, failed=name)
+            break
+    return built
