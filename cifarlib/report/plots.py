@@ -90,6 +90,28 @@ def displayed_pt(font_pt: float, figure_width_in: float, content_px: float = CON
     return font_pt * content_px / (96 * figure_width_in)
 
 
+BOX_CHARS = 26  # what fits on one line of a block diagram's box at 9.5 pt (a Han character counts two)
+
+
+def _text_width(text: str) -> int:
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _box_label(label: str) -> tuple[str, float]:
+    """A box's text and font size: a label too long for one line is broken at the space or arrow
+    nearest its middle into two lines at 8.5 pt (still too long: the size shrinks to fit)."""
+    if _text_width(label) <= BOX_CHARS:
+        return label, 9.5
+    breaks = [i for i, ch in enumerate(label) if ch == " " and 0 < i < len(label) - 1]
+    if not breaks:
+        return label, max(5.0, 9.5 * BOX_CHARS / _text_width(label))
+    middle = _text_width(label) / 2
+    cut = min(breaks, key=lambda i: abs(_text_width(label[:i]) - middle))
+    lines = [label[:cut].rstrip(), label[cut:].lstrip()]
+    widest = max(_text_width(line) for line in lines)
+    return "\n".join(lines), min(8.5, 9.5 * BOX_CHARS / widest)
+
+
 def block_diagram(
     steps: Sequence[str], title: str, skip: tuple[int, int] | None = None,
     skip_label: str = "恒等/投影捷径",
@@ -118,9 +140,8 @@ def block_diagram(
             facecolor="#fde2c8" if is_add else "#dbe9f6", edgecolor="#34495e", linewidth=1.0,
         )
         ax.add_patch(box)
-        # long labels shrink so that their text stays inside the box (about 24 Latin characters at 9.5 pt)
-        width = sum(2 if ord(ch) > 0x2E80 else 1 for ch in label)
-        ax.text(0.5, i, label, ha="center", va="center", fontsize=min(9.5, 9.5 * 24 / max(width, 1)))
+        text, size = _box_label(label)
+        ax.text(0.5, i, text, ha="center", va="center", fontsize=size)
         if i > 0:
             ax.add_patch(FancyArrowPatch((0.5, i - 0.73), (0.5, i - 0.29),
                                          arrowstyle="-|>", mutation_scale=10, color="#34495e"))
