@@ -97,3 +97,28 @@ def underfit_display(table: pd.DataFrame) -> pd.DataFrame:
         "测试 top-1": table["test_top1"].map("{:.2f}".format),
         "训练 − 测试": table["gap"].map("{:+.2f}".format),
     })
+
+
+def arm_row(family: pd.DataFrame, comparison: str, label: str) -> pd.Series:
+    """The row of :func:`cifarlib.report.comparison_family.comparison_family` for one arm; a
+    KeyError names the comparisons and labels there are when it is missing."""
+    rows = family[(family["comparison"] == comparison) & (family["label"] == label)]
+    if rows.empty:
+        known = sorted(set(zip(family["comparison"], family["label"])))
+        raise KeyError(f"no comparison {comparison!r} / {label!r} in the family; it has {known}")
+    return rows.iloc[0]
+
+
+def holm_call(row: pd.Series) -> str:
+    """The corrected verdict of one row in Chinese: 校正后仍显著, 校正后不显著 or 没有区间."""
+    if pd.isna(row["holm_p"]):
+        return "没有区间"
+    return "校正后仍显著" if row["holm_significant"] else "校正后不显著"
+
+
+def call_text(row: pd.Series) -> str:
+    """``+0.70 个百分点（Holm 校正后 p = 0.026，校正后仍显著）``: one arm's difference and its call."""
+    if pd.isna(row["holm_p"]):
+        return f"{row['diff']:+.2f} 个百分点（只有 1 对种子，没有区间）"
+    p = "< 0.001" if row["holm_p"] < 0.001 else f"= {row['holm_p']:.3f}"
+    return f"{row['diff']:+.2f} 个百分点（Holm 校正后 p {p}，{holm_call(row)}）"
