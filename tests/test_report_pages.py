@@ -153,3 +153,19 @@ def test_overview_answer_gives_one_corrected_verdict_per_graft() -> None:
         for _, row in calls["lower"].iterrows():
             assert f"`{row['label']}`（{row['diff']:+.2f}）" in text
     assert "单独看" not in text and "区间跨过 0" not in text
+
+
+def test_authors_extension_names_the_authors_on_the_pdf_title_page() -> None:
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(REPO / "book" / "_ext"))
+    import authors as extension
+
+    from cifarlib.report.authors import author_line, load_authors
+
+    config = SimpleNamespace(author="placeholder", latex_documents=[("intro", "book.tex", "T", "placeholder", "manual")])
+    app = SimpleNamespace(config=config)
+    extension.on_config_inited(app, config)
+    extension.on_env_before_read_docs(app, None, [])
+    assert config.author == author_line(load_authors())
+    assert config.latex_documents == [("intro", "book.tex", "T", config.author, "manual")]
