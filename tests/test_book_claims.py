@@ -41,3 +41,95 @@ def test_mixer_flops_per_parameter_is_that_of_a_conv_net() -> None:
         ratios[name] = count_flops(model) / count_parameters(model)
     assert 0.5 < ratios["mixer_s4"] / ratios["eca_resnet50"] < 2
     assert 0.5 < ratios["mixer_s4"] / ratios["resnest50d"] < 2
+
+
+# --- book/discussion.md and the abstract (cifarlib.report.overview): claims read from the records ---
+
+def _study():
+    from cifarlib.report import overview, study_plan
+    from cifarlib.results import load_histories, load_runs
+
+    runs = study_plan.study_runs(load_runs(), study_plan.planned_runs("study"))
+    family, names = overview.main_family(runs)
+    return runs, load_histories(), family, names
+
+
+def test_discussion_underfit_evidence_holds() -> None:
+    """discussion.md / the abstract: every study model ends far above the label-smoothing floor
+    (at least twice it), training top-1 stays below test top-1 for all but a few and never more
+    than 2 points above, and the models that train slower test worse (rank correlation < -0.5)."""
+    from cifarlib.report import discussion
+
+    runs, histories, _, _ = _study()
+    table = discussion.underfit_table(runs, histories)
+    facts = discussion.underfit_facts(table)
+    assert facts["models"] >= 11
+    assert facts["ratio_min"] >= 2.0
+    assert facts["below_test"] >= facts["models"] - 2 and table["gap"].max() < 2.0
+    assert facts["rank_corr"] < -0.5
+
+
+def test_label_smoothing_floor_is_the_smoothed_targets_entropy() -> None:
+    from math import log
+
+    from cifarlib.report.discussion import label_smoothing_floor
+
+    assert label_smoothing_floor(0.0, 10) == 0.0
+    assert abs(label_smoothing_floor(0.1, 10) - (-(0.91 * log(0.91)) - 9 * 0.01 * log(0.01))) < 1e-12
+    assert abs(label_smoothing_floor(0.1, 100) - label_smoothing_floor(0.1, 10)) > 0.1
+
+
+def test_discussion_unsmoothed_runs_also_stay_far_from_their_floor() -> None:
+    """discussion.md: without label smoothing the floor is 0 and the training loss stays far above it."""
+    from cifarlib.report.discussion import final_epochs
+
+    runs, histories, _, _ = _study()
+    last = final_epochs(histories)
+    ls0 = last[(last["experiment"] == "ablation_ls") & (last["variant"] == "ls0")]
+    assert len(ls0) >= 2 and (ls0["train_loss"] > 0.5).all()
+
+
+def test_discussion_ablation_lessons_hold() -> None:
+    """discussion.md: ECA on/off, k=5, post_add, s=3 and ε=0 have no corrected difference; k=7
+    is the positive call that survives Holm; s=4 is lower after Holm; γ₀=1 wins back more than
+    half of the ConvNeXt iso graft's gap and survives."""
+    from cifarlib.report.discussion import arm_row
+
+    _, _, family, names = _study()
+    call = lambda c, l: arm_row(family, c, l)  # noqa: E731
+    for comparison, label in (("ECA 开 / 关", "开（eca_resnet20）"), ("ECA 卷积核大小", "k=5"),
+                              ("注意力的位置", "残差相加之后（post_add）"), ("Ghost 比例", "s=3"),
+                              ("标签平滑", "ε=0（不平滑）")):
+        assert not call(comparison, label)["holm_significant"], (comparison, label)
+    k7 = call("ECA 卷积核大小", "k=7")
+    assert k7["holm_significant"] and k7["diff"] > 0
+    s4 = call("Ghost 比例", "s=4")
+    assert s4["holm_significant"] and s4["diff"] < 0
+    gamma, convnext = call("ConvNeXt 嫁接的层缩放初值", "γ₀=1"), call(names["main_iso"], "convnext_resnet20_iso")
+    assert gamma["holm_significant"] and gamma["diff"] > 0.5 * abs(convnext["diff"]) and convnext["diff"] < 0
+
+
+def test_discussion_threats_hold() -> None:
+    """discussion.md: the recipe was compared on resnet20 only, on the test set (the records have
+    no validation metric), and every study run is on the CPU."""
+    from cifarlib.results import load_runs
+
+    runs, histories, _, _ = _study()
+    recipe = load_runs().query("experiment == 'recipe'")
+    assert set(recipe["model"]) == {"resnet20"} and recipe["variant"].nunique() >= 2
+    assert not any(c.startswith("val") for c in histories.columns)
+    assert all("cuda" not in d.lower() and "gpu" not in d.lower() for d in runs["device"])
+
+
+def test_abstract_length_and_verdicts() -> None:
+    """intro.md: the abstract has 150-250 Han characters, and its calls are the corrected ones."""
+    from cifarlib.report import overview, study_plan
+    from cifarlib.results import load_histories, load_runs
+
+    runs, planned = load_runs(), study_plan.planned_runs("study")
+    text = overview.abstract(runs, planned, load_histories())
+    assert 150 <= overview.han_count(text) <= 250, overview.han_count(text)
+    _, _, family, names = _study()
+    calls = overview.corrected_calls(family[family["comparison"] == names["main_iso"]])
+    assert f"{len(calls['lower'])} 个显著更低" in text
+    assert ("没有一个显著更高" in text) == calls["higher"].empty

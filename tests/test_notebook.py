@@ -32,7 +32,7 @@ def test_papermill_smoke_run_writes_a_valid_record(generated_root: Path, tmp_pat
     assert record["config"]["model_kwargs"] == {"attn_position": "post_add", "kernel_size": 5}
     assert record["model_info"]["params"] == 278324 + 9 * 5  # nine ECA modules with k=5
     text = out.read_text()
-    assert "test top-1 (%)" in text and "image/png" in text  # table and curves were shown
+    assert "测试集 top-1" in text and "image/png" in text  # table and curves were shown
 
 
 def test_papermill_bad_model_fails_cleanly(generated_root: Path, tmp_path: Path) -> None:

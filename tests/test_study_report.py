@@ -288,7 +288,7 @@ def test_parse_profile_reads_the_committed_benchmark() -> None:
     assert profile_file.parse_profile(synthetic).iloc[0]["depthwise_share"] == 40.0
 
 
-def test_overview_answer_follows_the_intervals_and_counts_what_is_missing() -> None:
+def test_overview_answer_gives_the_corrected_calls_and_counts_what_is_missing() -> None:
     planned = pd.DataFrame([{"experiment": e, "model": m, "variant": "default", "seed": s}
                             for e, models in (("main", ["resnet20", "a", "b", "c"]), ("main_iso", ["a_iso"]))
                             for m in models for s in range(3)]
@@ -301,11 +301,10 @@ def test_overview_answer_follows_the_intervals_and_counts_what_is_missing() -> N
     runs = pd.DataFrame([{**r, "train_images": 50000, "test_images": 10000, "epochs": 4, "batch_size": 128,
                           "device": "cpu"} for r in rows])
     text = overview.overview_answer(runs, planned)
-    assert "**77.10 ± 0.10%**" in text
-    assert "按原设计嫁接的版本已有 2/4 个嫁接模型的结果" in text
-    assert "按计划只跑 1 个种子的 `d` 没有区间，不下结论" in text and "60.00" not in text
-    assert "没有一个显著高于骨干，显著更低的有 `a`（-4.90" in text
-    assert "区间跨过 0 的有 `b`" in text and "`c`" not in text
-    assert "等参数版（主比较）还没有任何模型完成至少 2 个种子" in text
+    assert "**77.10 ± 0.10%**" in text and len([s for s in text.split("。") if s]) == 3
+    assert "按原设计嫁接的版本中，4 个嫁接模型经 Holm 校正后没有一个显著高于骨干" in text
+    assert "显著低于骨干的有 `a`（-4.90）" in text and "其余 1 个与骨干没有可检测的差异" in text
+    assert "`c`、`d` 只有 1 个种子，不下结论" in text and "60.00" not in text and "`b`" not in text
+    assert "等参数版（主比较）还没有任何嫁接模型的记录" in text
     assert f"研究计划的 {len(planned)} 个运行中还有 {len(planned) - len(rows)} 个未完成" in text
     assert overview.overview_answer(runs.iloc[0:0], planned).startswith("研究计划")

@@ -1,60 +1,140 @@
-"""The overview's answer in Chinese, from the study's records (the intro page)."""
+"""The front page's text in Chinese, from the study's records: the overview's answer (three short
+sentences, one verdict per comparison) and the abstract (摘要).
+
+Every verdict is the corrected call of :mod:`cifarlib.report.comparison_family` (Holm's adjustment
+over the study's whole family of comparisons); nothing here recomputes a test.
+"""
 
 from __future__ import annotations
+
+import re
 
 import pandas as pd
 
 from .budget_line import DATASET_SHORT_NAMES
+from .comparison_family import MAIN_EXPERIMENTS, comparison_family, study_comparisons
 from .study_plan import missing_runs, study_runs
-from .tables import comparison_table
+
+SET_LABELS = {"main_iso": "等参数版（主比较）", "main": "按原设计嫁接的版本"}
+
+
+def _reference_runs(runs: pd.DataFrame, reference: str) -> pd.DataFrame:
+    return runs[(runs["experiment"] == "main") & (runs["model"] == reference) & (runs["variant"] == "default")]
+
+
+def _budget(ref: pd.DataFrame) -> str:
+    dataset = ref["dataset"].iloc[0]
+    return (f"{DATASET_SHORT_NAMES.get(dataset, dataset)}、{int(ref['train_images'].iloc[0])} 张训练图像、"
+            f"{int(ref['epochs'].iloc[0])} 轮、{ref['seed'].nunique()} 个种子")
+
+
+def main_family(runs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The study's comparison family (:func:`comparison_family` over :func:`study_comparisons`) and
+    the family's comparison name of each main experiment (``main``, ``main_iso``)."""
+    named = study_comparisons(runs)
+    names = {experiment: named[i][0] for i, experiment in enumerate(MAIN_EXPERIMENTS)}
+    return comparison_family(named), names
+
+
+def corrected_calls(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """A comparison's rows split by their one verdict, Holm-corrected: ``higher`` / ``lower`` than
+    the reference, ``same`` (interval but no corrected difference), ``no_interval`` (one seed)."""
+    has_p = rows["holm_p"].notna()
+    return {"higher": rows[has_p & rows["holm_significant"] & (rows["diff"] > 0)],
+            "lower": rows[has_p & rows["holm_significant"] & (rows["diff"] < 0)],
+            "same": rows[has_p & ~rows["holm_significant"]],
+            "no_interval": rows[~has_p]}
+
+
+def _names(rows: pd.DataFrame, with_diff: bool = True) -> str:
+    return "、".join(f"`{r['label']}`（{r['diff']:+.2f}）" if with_diff else f"`{r['label']}`"
+                     for _, r in rows.iterrows())
+
+
+def set_sentence(rows: pd.DataFrame, label: str, planned_models: int) -> str:
+    """One sentence: the corrected verdict of every graft of one set against the backbone."""
+    if rows.empty:
+        return f"{label}还没有任何嫁接模型的记录。"
+    calls = corrected_calls(rows)
+    parts = [f"显著高于骨干的有 {_names(calls['higher'])}" if len(calls["higher"]) else "没有一个显著高于骨干"]
+    if len(calls["lower"]):
+        parts.append(f"显著低于骨干的有 {_names(calls['lower'])}")
+    if len(calls["same"]):
+        parts.append(f"其余 {len(calls['same'])} 个与骨干没有可检测的差异")
+    if len(calls["no_interval"]):
+        parts.append(f"{_names(calls['no_interval'], with_diff=False)} 只有 1 个种子，不下结论")
+    waiting = planned_models - len(rows)
+    if waiting > 0:
+        parts.append(f"还有 {waiting} 个没有记录")
+    return f"{label}中，{len(rows)} 个嫁接模型经 Holm 校正后" + "，".join(parts) + "。"
 
 
 def overview_answer(runs: pd.DataFrame, planned: pd.DataFrame, reference: str = "resnet20") -> str:
-    """The overview's answer in Chinese, from the study's records: the backbone's top-1, then for
-    the iso-parameter set (the headline) and the as-designed set which grafts differ from the
-    backbone by the paired-by-seed 95 % interval, and how much of the plan is still missing."""
+    """The overview's answer, three short sentences: the backbone's top-1 under the study's budget
+    (and how much of the plan is done), then one corrected verdict per graft of the iso-parameter
+    set (the headline) and of the as-designed set."""
     from .stats import mean_sd
 
     runs = study_runs(runs, planned)
     if runs.empty:
         return "研究计划（`study` 预设）还没有任何运行记录，所以本书暂时给不出回答。"
-    ref = runs[(runs["experiment"] == "main") & (runs["model"] == reference) & (runs["variant"] == "default")]
+    ref = _reference_runs(runs, reference)
     if ref.empty:
         return f"研究的参照模型 `{reference}` 还没有运行记录，所以本书暂时给不出回答。"
     mean, sd = mean_sd(list(ref["test_top1"]))
-    budget = (f"{DATASET_SHORT_NAMES.get(ref['dataset'].iloc[0], ref['dataset'].iloc[0])}，"
-              f"{int(ref['train_images'].iloc[0])} 张训练图像，{int(ref['epochs'].iloc[0])} 轮，"
-              f"{ref['seed'].nunique()} 个种子")
-    parts = [f"在研究的预算下（{budget}，详见实验设置一章）骨干 `{reference}` 的测试集 top-1 为 **{mean:.2f} ± {sd:.2f}%**"]
-
-    def listing(table: pd.DataFrame) -> str:
-        return "、".join(f"`{r['model']}`（{r['diff']:+.2f}，[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]）"
-                         for _, r in table.iterrows())
-
-    for experiment, label in (("main_iso", "等参数版（主比较）"), ("main", "按原设计嫁接的版本")):
-        group = runs[(runs["experiment"] == experiment) & (runs["variant"] == "default")]
-        graft_total = len(set(planned.loc[planned["experiment"] == experiment, "model"]) - {reference})
-        done = group.groupby("model")["seed"].nunique()
-        planned_seeds = planned[planned["experiment"] == experiment].groupby("model")["seed"].nunique()
-        single = [m for m in done.index if m != reference and planned_seeds.get(m, 0) == 1]
-        single_text = (f"；{label}中按计划只跑 1 个种子的 {'、'.join(f'`{m}`' for m in single)} 没有区间，不下结论"
-                       if single else "")
-        done = done[done >= 2].index.difference([reference])
-        if done.empty:
-            parts.append(f"{label}还没有任何模型完成至少 2 个种子{single_text}")
-            continue
-        table = comparison_table(pd.concat([ref, group[group["model"].isin(done)]]), reference=reference)
-        higher = table[table["significant"] & (table["diff"] > 0)]
-        lower = table[table["significant"] & (table["diff"] < 0)]
-        neutral = table[~table["significant"]]
-        text = f"{label}已有 {len(table)}/{graft_total} 个嫁接模型的结果（至少 2 个种子）："
-        text += f"显著高于骨干的有 {listing(higher)}" if len(higher) else "没有一个显著高于骨干"
-        if len(lower):
-            text += f"，显著更低的有 {listing(lower)}"
-        if len(neutral):
-            text += f"，区间跨过 0 的有 {'、'.join(f'`{m}`' for m in neutral['model'])}"
-        parts.append(text + single_text)
     missing = missing_runs(runs, planned)
-    parts.append(f"研究计划的 {len(planned)} 个运行中还有 {len(missing)} 个未完成，回答会随新记录更新"
-                 if len(missing) else f"研究计划的 {len(planned)} 个运行已全部完成")
-    return "；".join(parts) + "。"
+    done = (f"研究计划的 {len(planned)} 个运行已全部完成" if missing.empty
+            else f"研究计划的 {len(planned)} 个运行中还有 {len(missing)} 个未完成")
+    sentences = [f"研究的预算为 {_budget(ref)}：骨干 `{reference}` 的测试集 top-1 为 "
+                 f"**{mean:.2f} ± {sd:.2f}%**，{done}。"]
+    family, names = main_family(runs)
+    for experiment in ("main_iso", "main"):
+        total = len(set(planned.loc[planned["experiment"] == experiment, "model"]) - {reference})
+        sentences.append(set_sentence(family[family["comparison"] == names[experiment]],
+                                      SET_LABELS[experiment], total))
+    return "".join(sentences)
+
+
+def ablation_survivors(family: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """The ablation arms (not the main comparisons, repeats counted once) whose call survives Holm."""
+    rows = family[~family["comparison"].isin(names.values()) & (family["same_as"] == "")]
+    return rows[rows["holm_significant"]]
+
+
+def han_count(text: str) -> int:
+    """How many Han characters ``text`` has (the abstract's length rule: 150-250)."""
+    return len(re.findall(r"[\u4e00-\u9fff]", text))
+
+
+def abstract(runs: pd.DataFrame, planned: pd.DataFrame, histories: pd.DataFrame,
+             reference: str = "resnet20") -> str:
+    """The abstract (摘要), 150-250 Han characters, every number from the study's records: the
+    question, the budget, the iso set's corrected calls, the underfit evidence, the ablations."""
+    from .counts import book_counts
+    from .discussion import underfit_facts, underfit_table
+    from .stats import mean_sd
+
+    runs = study_runs(runs, planned)
+    ref = _reference_runs(runs, reference) if len(runs) else runs
+    if ref.empty:
+        return "研究计划（`study` 预设）的参照模型还没有运行记录，所以摘要暂时给不出结果。"
+    counts = book_counts()
+    family, names = main_family(runs)
+    calls = corrected_calls(family[family["comparison"] == names["main_iso"]])
+    with_ci = len(calls["higher"]) + len(calls["lower"]) + len(calls["same"])
+    facts = underfit_facts(underfit_table(runs, histories))
+    survivors = ablation_survivors(family, names)
+    higher = f"{len(calls['higher'])} 个显著更高" if len(calls["higher"]) else "没有一个显著更高"
+    below = ("全部模型" if facts["below_test"] == facts["models"]
+             else f"{facts['models']} 个模型中有 {facts['below_test']} 个")
+    return (
+        f"本书把{counts['methods']}种近年的卷积与注意力设计嫁接到同一个 CIFAR 版 ResNet-20 骨干上，"
+        f"以相同的配方和预算比较它们的准确率与代价。目前数字的预算为 {_budget(ref)}，全部在 CPU 上训练。"
+        f"骨干的测试集 top-1 为 {mean_sd(list(ref['test_top1']))[0]:.2f}%；"
+        f"参数量与骨干相当的 {with_ci} 个嫁接模型经 Holm 多重比较校正后，{higher}，"
+        f"{len(calls['lower'])} 个显著更低，其余与骨干没有可检测的差异。"
+        f"各模型末轮的训练损失是标签平滑下限的 {facts['ratio_min']:.1f} 至 {facts['ratio_max']:.1f} 倍，"
+        f"{below}训练准确率低于测试准确率：在这一预算下模型远未拟合训练集，"
+        f"比较的是谁学得快，而不是谁的结构最终更好。{counts['ablations']}组消融中，"
+        f"校正后仍显著的设置有 {len(survivors)} 个。"
+    )

@@ -20,6 +20,17 @@ from matplotlib.ticker import MaxNLocator
 
 CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
 
+# Twelve hues told apart with normal colour vision and under simulated deuteranopia, protanopia and
+# tritanopia (CIELAB distance >= 16 between every pair, tests/test_profile_plots.py), from Paul
+# Tol's and Okabe & Ito's colour-blind-safe sets; no light/dark pairs of one hue. Most distinct first.
+CATEGORICAL = ("#332288", "#E69F00", "#117733", "#EE3377", "#88CCEE", "#997700",
+               "#AA4499", "#000000", "#DDCC77", "#6699CC", "#882255", "#BBBBBB")
+# The book's figures are at most FIGURE_WIDTH_IN wide, so that at the page's width (a 1280 px
+# window shows them about CONTENT_WIDTH_PX wide) LEGEND_PT-point text is at least 9 pt (12 px).
+FIGURE_WIDTH_IN = 7.4
+CONTENT_WIDTH_PX = 740
+LEGEND_PT = 10.0
+
 
 @lru_cache(maxsize=1)
 def register_cjk_font() -> str:
@@ -53,7 +64,52 @@ def setup_style() -> str:
     plt.rcParams["font.sans-serif"] = fonts  # for code that asks for the generic family
     plt.rcParams["axes.unicode_minus"] = False  # the CJK font lacks U+2212
     plt.rcParams["figure.dpi"] = 110
+    plt.rcParams.update({"legend.fontsize": LEGEND_PT, "xtick.labelsize": LEGEND_PT, "ytick.labelsize": LEGEND_PT,
+                         "axes.labelsize": LEGEND_PT + 1, "axes.titlesize": LEGEND_PT + 1,
+                         "axes.prop_cycle": plt.cycler(color=list(CATEGORICAL))})
     return family
+
+
+def categorical_palette(n: int) -> list[str]:
+    """``n`` colours of :data:`CATEGORICAL` in order; past twelve they repeat (the line plots
+    then also vary the marker, :func:`markers`)."""
+    if n < 0:
+        raise ValueError(f"a palette needs a non-negative number of colours, got {n}")
+    return [CATEGORICAL[i % len(CATEGORICAL)] for i in range(n)]
+
+
+def markers(n: int) -> list[str]:
+    """``n`` markers: the same for the first twelve hues, another for each further round of them."""
+    shapes = ("o", "s", "^", "D", "v")
+    return [shapes[(i // len(CATEGORICAL)) % len(shapes)] for i in range(n)]
+
+
+def displayed_pt(font_pt: float, figure_width_in: float, content_px: float = CONTENT_WIDTH_PX) -> float:
+    """The size in points that ``font_pt`` text of a ``figure_width_in``-wide figure has on the page
+    when the figure is scaled to ``content_px`` pixels (96 px per inch, as browsers count)."""
+    return font_pt * content_px / (96 * figure_width_in)
+
+
+BOX_CHARS = 26  # what fits on one line of a block diagram's box at 9.5 pt (a Han character counts two)
+
+
+def _text_width(text: str) -> int:
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _box_label(label: str) -> tuple[str, float]:
+    """A box's text and font size: a label too long for one line is broken at the space or arrow
+    nearest its middle into two lines at 8.5 pt (still too long: the size shrinks to fit)."""
+    if _text_width(label) <= BOX_CHARS:
+        return label, 9.5
+    breaks = [i for i, ch in enumerate(label) if ch == " " and 0 < i < len(label) - 1]
+    if not breaks:
+        return label, max(5.0, 9.5 * BOX_CHARS / _text_width(label))
+    middle = _text_width(label) / 2
+    cut = min(breaks, key=lambda i: abs(_text_width(label[:i]) - middle))
+    lines = [label[:cut].rstrip(), label[cut:].lstrip()]
+    widest = max(_text_width(line) for line in lines)
+    return "\n".join(lines), min(8.5, 9.5 * BOX_CHARS / widest)
 
 
 def block_diagram(
@@ -84,7 +140,8 @@ def block_diagram(
             facecolor="#fde2c8" if is_add else "#dbe9f6", edgecolor="#34495e", linewidth=1.0,
         )
         ax.add_patch(box)
-        ax.text(0.5, i, label, ha="center", va="center", fontsize=9.5)
+        text, size = _box_label(label)
+        ax.text(0.5, i, text, ha="center", va="center", fontsize=size)
         if i > 0:
             ax.add_patch(FancyArrowPatch((0.5, i - 0.73), (0.5, i - 0.29),
                                          arrowstyle="-|>", mutation_scale=10, color="#34495e"))
@@ -105,8 +162,10 @@ def training_curves(history: pd.DataFrame, hue: str = "model") -> Figure:
     """Loss and top-1 curves per epoch, one line per ``hue`` value: the mean over its seeds with a
     band of one standard deviation; ``history`` has columns epoch, train_loss, test_top1, ``hue``."""
     setup_style()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    palette = sns.color_palette("tab20" if history[hue].nunique() > 10 else "tab10", history[hue].nunique())
+    n = history[hue].nunique()
+    rows = -(-n // 3)  # the legend below the plots, three entries a row
+    fig, axes = plt.subplots(1, 2, figsize=(FIGURE_WIDTH_IN, 3.2 + 0.25 * rows))
+    palette = categorical_palette(n)
     sns.lineplot(data=history, x="epoch", y="train_loss", hue=hue, marker="o", ax=axes[0], errorbar="sd",
                  palette=palette)
     axes[0].set(xlabel="轮次 (epoch)", ylabel="训练损失", title="训练损失")
@@ -119,7 +178,8 @@ def training_curves(history: pd.DataFrame, hue: str = "model") -> Figure:
     if legend is not None:  # one shared legend beside the plots, never over the curves
         handles, labels = axes[0].get_legend_handles_labels()
         legend.remove()
-        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=9, frameon=False)
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(n, 3),
+                   fontsize=LEGEND_PT, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -133,24 +193,24 @@ def curves_small_multiples(history: pd.DataFrame, reference: pd.DataFrame | None
     names = list(dict.fromkeys(history[panel]))
     ncols = max(1, min(ncols, len(names)))
     nrows = -(-len(names) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.1 * nrows + 0.5), sharex=True,
-                             sharey=True, squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(FIGURE_WIDTH_IN, (FIGURE_WIDTH_IN / ncols) * 0.85 * nrows + 0.5),
+                             sharex=True, sharey=True, squeeze=False)
     ref = None if reference is None or reference.empty else reference.groupby("epoch")[metric].mean()
-    colours = sns.color_palette("tab20" if len(names) > 10 else "tab10", len(names))
+    colours = categorical_palette(len(names))
     for ax, name, colour in zip(axes.flat, names, colours):
         rows = history[history[panel] == name]
         if ref is not None:
             ax.plot(ref.index, ref.values, linestyle="--", color="#888888", linewidth=1.2)
         for _, seed_rows in rows.sort_values("epoch").groupby("seed"):
             ax.plot(seed_rows["epoch"], seed_rows[metric], color=colour, linewidth=1.2, marker="o", markersize=2.5)
-        ax.set_title(f"{name}（{rows['seed'].nunique()} 个种子）", fontsize=9)
+        ax.set_title(f"{name}（{rows['seed'].nunique()} 个种子）", fontsize=LEGEND_PT - 1)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.tick_params(labelsize=8)
+        ax.tick_params(labelsize=LEGEND_PT - 1)
     for ax in axes.flat[len(names):]:
         ax.axis("off")
     ylabel = {"test_top1": "测试集 top-1 (%)", "train_loss": "训练损失"}.get(metric, metric)
-    fig.supxlabel("轮次 (epoch)", fontsize=9)
-    fig.supylabel(ylabel, fontsize=9)
+    fig.supxlabel("轮次 (epoch)", fontsize=LEGEND_PT)
+    fig.supylabel(ylabel, fontsize=LEGEND_PT)
     fig.tight_layout()
     return fig
 
@@ -163,15 +223,16 @@ def accuracy_vs_cost(runs: pd.DataFrame, cost: str = "params_m", hue: str = "met
               "train_images_per_s": "训练吞吐 (图像/秒)"}
     agg = runs.groupby(["model", hue], as_index=False).agg(
         top1=("test_top1", "mean"), sd=("test_top1", "std"), cost=(cost, "mean"))
-    fig, ax = plt.subplots(figsize=(7.2, 4.8))
-    palette = sns.color_palette("tab20" if agg[hue].nunique() > 10 else "tab10", agg[hue].nunique())
-    sns.scatterplot(data=agg, x="cost", y="top1", hue=hue, s=70, ax=ax, palette=palette)
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_IN, 5.2))
+    palette = categorical_palette(agg[hue].nunique())
+    sns.scatterplot(data=agg, x="cost", y="top1", hue=hue, style=hue, s=70, ax=ax, palette=palette,
+                    markers=markers(agg[hue].nunique()))
     ax.errorbar(agg["cost"], agg["top1"], yerr=agg["sd"].fillna(0), fmt="none",
                 ecolor="#7f8c8d", capsize=3, linewidth=1)
     ax.ticklabel_format(useOffset=False, style="plain")  # no "1e-5+2.724e-1" axes
     ax.set(xlabel=labels.get(cost, cost), ylabel="测试集 top-1 (%)")
-    ax.legend(fontsize=8, title=None, loc="lower center", bbox_to_anchor=(0.5, 1.01), frameon=False,
-              ncol=min(agg[hue].nunique(), 6))  # above the axes: point labels never run under it
+    ax.legend(fontsize=LEGEND_PT, title=None, loc="lower center", bbox_to_anchor=(0.5, 1.01), frameon=False,
+              ncol=min(agg[hue].nunique(), 4))  # above the axes: point labels never run under it
     fig.tight_layout()
     _repel_labels(ax, list(agg["cost"]), list(agg["top1"]), list(agg["model"]))
     return fig
@@ -188,7 +249,7 @@ def _repel_labels(ax: plt.Axes, xs: list[float], ys: list[float], texts: list[st
     fig = ax.figure
     fig.canvas.draw()
     offsets = [[6.0, 4.0] for _ in texts]  # points
-    annotations = [ax.annotate(t, (x, y), textcoords="offset points", xytext=tuple(o), fontsize=8)
+    annotations = [ax.annotate(t, (x, y), textcoords="offset points", xytext=tuple(o), fontsize=LEGEND_PT - 1)
                    for t, x, y, o in zip(texts, xs, ys, offsets)]
     renderer = fig.canvas.get_renderer()
     scale = fig.dpi / 72  # pixels per point
@@ -225,14 +286,14 @@ def ablation_interval_plot(table: pd.DataFrame, reference: str) -> Figure:
     """
     setup_style()
     rows = table[table["role"] == "arm"].reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(7.0, 0.9 * max(len(rows), 1) + 1.3))
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_IN, 0.9 * max(len(rows), 1) + 1.3))
     for y, row in rows.iterrows():
-        colour = "#1f77b4" if row["significant"] else "#7f7f7f"
+        colour = CATEGORICAL[0] if row["significant"] else "#7f7f7f"
         if pd.notna(row["ci_low"]):
             ax.plot([row["ci_low"], row["ci_high"]], [y, y], color=colour, linewidth=3,
                     label="配对种子 t 区间" if y == 0 else None)
         if pd.notna(row["boot_low"]):
-            ax.plot([row["boot_low"], row["boot_high"]], [y - 0.22, y - 0.22], color="#e67e22", linewidth=1.5,
+            ax.plot([row["boot_low"], row["boot_high"]], [y - 0.22, y - 0.22], color=CATEGORICAL[1], linewidth=1.5,
                     label="测试图像 bootstrap 区间" if y == 0 else None)
         if pd.notna(row["diff"]):
             ax.plot(row["diff"], y, "o", color=colour, markersize=8,
@@ -245,7 +306,7 @@ def ablation_interval_plot(table: pd.DataFrame, reference: str) -> Figure:
     ax.set_xlabel(f"与参考（{reference}）的 top-1 之差（百分点，95% 区间）")
     ax.ticklabel_format(axis="x", useOffset=False, style="plain")
     if len(rows) and (rows["ci_low"].notna().any() or rows["boot_low"].notna().any()):
-        ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+        ax.legend(fontsize=LEGEND_PT, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -273,12 +334,13 @@ def per_class_plot(table: pd.DataFrame) -> Figure:
     """Per-class accuracy (rows: classes, columns: models) as grouped horizontal bars."""
     setup_style()
     long = table.reset_index(names="类别").melt(id_vars="类别", var_name="模型", value_name="准确率")
-    fig, ax = plt.subplots(figsize=(7.2, 0.42 * len(table) * max(1, len(table.columns)) ** 0.5 + 1.5))
-    sns.barplot(data=long, y="类别", x="准确率", hue="模型", ax=ax, orient="h")
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_IN, 0.42 * len(table) * max(1, len(table.columns)) ** 0.5 + 1.5))
+    sns.barplot(data=long, y="类别", x="准确率", hue="模型", ax=ax, orient="h",
+                palette=categorical_palette(len(table.columns)))
     ax.set(xlabel="每类测试准确率（%，种子平均）", ylabel="")
     lo = float(long["准确率"].min())
     ax.set_xlim(max(0.0, lo - 10), 100)
-    ax.legend(fontsize=8, title=None, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.legend(fontsize=LEGEND_PT, title=None, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -288,13 +350,13 @@ def throughput_plot(table: pd.DataFrame, value: str, per_flop: str, label: str) 
     each bar with its number. ``table`` has a ``model`` column; rows with NaN are left out."""
     setup_style()
     rows = table.dropna(subset=[value]).sort_values(value, ascending=True)
-    fig, axes = plt.subplots(1, 2, figsize=(10.5, 0.36 * len(rows) + 1.4), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(FIGURE_WIDTH_IN, 0.36 * len(rows) + 1.4), sharey=True)
     for ax, column, xlabel, fmt in ((axes[0], value, label, "{:.0f}"),
                                     (axes[1], per_flop, "实际前向 GFLOP/s（图/秒 × 每图 GFLOP）", "{:.1f}")):
-        ax.barh(rows["model"], rows[column], color="#4c72b0")
+        ax.barh(rows["model"], rows[column], color=CATEGORICAL[0])
         for y, v in enumerate(rows[column]):
             if pd.notna(v):
-                ax.annotate(fmt.format(v), (v, y), textcoords="offset points", xytext=(3, 0), va="center", fontsize=8)
+                ax.annotate(fmt.format(v), (v, y), textcoords="offset points", xytext=(3, 0), va="center", fontsize=LEGEND_PT - 1)
         ax.set_xlabel(xlabel)
         ax.set_xlim(0, float(rows[column].max()) * 1.18 if rows[column].notna().any() else 1)
     fig.tight_layout()
@@ -306,13 +368,14 @@ def policy_plot(effect: pd.DataFrame) -> Figure:
     setup_style()
     candidates = [c for c in effect.columns if "/" in c]
     long = effect.melt(id_vars="model", value_vars=candidates, var_name="执行策略", value_name="加速比")
-    fig, ax = plt.subplots(figsize=(7.2, 0.5 * len(effect) + 1.6))
-    sns.barplot(data=long, y="model", x="加速比", hue="执行策略", orient="h", ax=ax)
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_IN, 0.5 * len(effect) + 1.6))
+    sns.barplot(data=long, y="model", x="加速比", hue="执行策略", orient="h", ax=ax,
+                palette=categorical_palette(len(candidates)))
     ax.axvline(1.0, color="black", linestyle="--", linewidth=1)
     for y, best in enumerate(effect["best"]):
-        ax.annotate(f"最快 ×{best:.2f}", (float(long["加速比"].max()) * 1.02, y), va="center", fontsize=8)
+        ax.annotate(f"最快 ×{best:.2f}", (float(long["加速比"].max()) * 1.02, y), va="center", fontsize=LEGEND_PT - 1)
     ax.set_xlim(0, float(long["加速比"].max()) * 1.25)
     ax.set(xlabel="相对 fp32/NCHW 的训练步加速比（倍）", ylabel="")
-    ax.legend(fontsize=8, title=None, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+    ax.legend(fontsize=LEGEND_PT, title=None, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
