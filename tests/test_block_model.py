@@ -68,3 +68,17 @@ def test_detectable_difference_by_hand() -> None:
     assert detectable_difference(0.37, 5, 40) < detectable_difference(0.37, 3, 20) < detectable_difference(0.37, 3, 2)
     with pytest.raises(ValueError, match="seeds >= 2"):
         detectable_difference(0.37, 1, 20)
+
+
+def test_chi2_cdf_closed_forms_and_the_small_spread_chance() -> None:
+    from cifarlib.report.stats import chi2_cdf, pooled_seed_sd, spread_this_small
+
+    for x in (0.1, 1.0, 5.0):
+        assert chi2_cdf(x, 2) == pytest.approx(1 - math.exp(-x / 2))  # df 2: exponential
+        assert chi2_cdf(x, 4) == pytest.approx(1 - math.exp(-x / 2) * (1 + x / 2))
+    assert chi2_cdf(3.841459, 1) == pytest.approx(0.95, abs=1e-6)
+    sd, df = pooled_seed_sd({"a": [1.0, 2.0, 3.0], "b": [0.0, 2.0], "c": [5.0]})
+    assert df == 3 and sd == pytest.approx(math.sqrt((2.0 + 2.0) / 3))
+    # three seeds agreeing to sd 0.006 when seeds usually differ by 0.37: about 3 in 10,000
+    assert spread_this_small(0.006, 3, 0.37) == pytest.approx(1 - math.exp(-(0.006 / 0.37) ** 2), rel=1e-9)
+    assert spread_this_small(0.006, 3, 0.37) < 5e-4

@@ -21,6 +21,21 @@ PAIR_COLUMNS = ["model", "params_designed", "diff_designed", "low_designed", "hi
                 "significant_designed", "params_iso", "diff_iso", "low_iso", "high_iso", "pairs_iso", "significant_iso"]
 
 
+def design_params(runs: pd.DataFrame, experiments: tuple[str, ...] = ("main", "main_iso")) -> dict[str, float]:
+    """Parameter counts (millions) of the models the table compares: from the default-variant
+    records of ``experiments`` only (an ablation arm of the same model, e.g. ``ghost_resnet20`` at
+    s=3, has other parameters). A model whose records disagree is refused, naming it."""
+    if runs.empty:
+        return {}
+    rows = runs[runs["experiment"].isin(experiments) & (runs["variant"] == "default")]
+    counts = rows.groupby("model")["params_m"].agg(["min", "max"])
+    bad = counts[counts["min"] != counts["max"]]
+    if len(bad):
+        raise ValueError(f"records of {list(bad.index)} in {experiments} disagree on params_m; "
+                         "one model has one parameter count: check their configs")
+    return counts["min"].to_dict()
+
+
 def design_pairs(designed: pd.DataFrame, iso: pd.DataFrame, params: dict[str, float]) -> pd.DataFrame:
     """One row per graft that has arms in both ``ablation_table`` outputs (``designed``: main vs
     resnet20, ``iso``: main_iso vs resnet20), with both differences, intervals and parameter counts

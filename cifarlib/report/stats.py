@@ -218,3 +218,38 @@ def detectable_difference(residual_sd: float, seeds: int, df: int, alpha: float 
     if seeds < 2 or df < 1 or not residual_sd > 0:
         raise ValueError(f"detectable_difference needs seeds >= 2, df >= 1 and sd > 0, got {seeds}, {df}, {residual_sd}")
     return (t_quantile(1 - alpha / 2, df) + t_quantile(power, df)) * residual_sd * math.sqrt(2 / seeds)
+
+
+def chi2_cdf(x: float, df: int) -> float:
+    """:math:`P(\\chi^2_\\nu \\le x)`: the regularized lower incomplete gamma :math:`P(\\nu/2, x/2)`
+    by its power series (no SciPy needed)."""
+    if df < 1:
+        raise ValueError(f"chi2_cdf needs df >= 1, got {df}")
+    if x <= 0:
+        return 0.0
+    a, z = df / 2, x / 2
+    term = total = 1 / a
+    for n in range(1, 10_000):
+        term *= z / (a + n)
+        total += term
+        if term < total * 1e-15:
+            break
+    return min(1.0, math.exp(a * math.log(z) - z - math.lgamma(a)) * total)
+
+
+def pooled_seed_sd(arms: Mapping[str, Sequence[float]]) -> tuple[float, int]:
+    """The seed-to-seed sd pooled over arms (one-way, each arm's own mean removed) and its df,
+    from the arms with at least two seeds."""
+    groups = [np.asarray(v, dtype=float) for v in arms.values() if len(v) >= 2]
+    df = sum(g.size - 1 for g in groups)
+    if df == 0:
+        raise ValueError("pooled_seed_sd needs an arm with at least two seeds")
+    return math.sqrt(sum(float(((g - g.mean()) ** 2).sum()) for g in groups) / df), df
+
+
+def spread_this_small(sd: float, seeds: int, pooled_sd: float) -> float:
+    """The chance that ``seeds`` seeds of an arm whose true seed sd is ``pooled_sd`` agree to an
+    sd of ``sd`` or less: :math:`P(\\chi^2_{n-1} \\le (n-1)s^2/\\sigma^2)`."""
+    if seeds < 2 or not pooled_sd > 0:
+        raise ValueError(f"spread_this_small needs seeds >= 2 and pooled_sd > 0, got {seeds}, {pooled_sd}")
+    return chi2_cdf((seeds - 1) * sd ** 2 / pooled_sd ** 2, seeds - 1)
