@@ -96,5 +96,5 @@ def design_sentence(pairs: pd.DataFrame) -> str:
     readings = pairs.assign(reading=pairs.apply(reading, axis=1))
     groups = readings.groupby("reading", sort=False)["model"].apply(lambda m: "、".join(f"`{x}`" for x in m))
     parts = [f"{reading}：{models}" for reading, models in groups.items()]
-    return ("把每个嫁接的两种形式与 `resnet20` 的差放在一起看（同一预算、按种子配对）：" + "；".join(parts) + "。"
+    return ("把每个嫁接的两种形式与 `resnet20` 的差放在一起看（同一预算，区组模型的区间）：" + "；".join(parts) + "。"
             "按原设计嫁接的排名因此部分是在比较参数量；本书以等参数组作为主比较，正是为此。")
