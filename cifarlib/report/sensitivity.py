@@ -37,7 +37,7 @@ def detectable_sentence(table: pd.DataFrame, epochs: int, name: str) -> str:
               if s["seeds"] > 2 else "")
     return (f"{epochs} 轮预算下，{name}（区组模型，{s['seeds']} 个种子，自由度 {s['df']}，合并残差标准差 "
             f"{s['resid_sd']:.2f} 个百分点）以 80% 的把握（双侧 5% 水平）能检测到的最小差异约为 **{s['block']:.1f}** "
-            f"个百分点{paired}。比这更小的真实差异多半会落在“区间跨过 0”之中。")
+            f"个百分点{paired}。比这更小的真实差异，被检测到的把握低于 80%。")
 
 
 def _chance_text(p: float) -> str:
