@@ -33,6 +33,8 @@ def _run_chapter(name: str, results: Path | None) -> str:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             texts.append(out.get("text", "") + data.get("text/markdown", "") + data.get("text/html", ""))
+            # glued values (myst_nb.glue, display=False) sit under papermill's record prefix
+            texts += [str(v) for k, v in data.items() if k.startswith("application/papermill.record/text/")]
     return "\n".join(texts)
 
 
