@@ -53,6 +53,8 @@ def test_results_chapter_with_one_seed_says_it_cannot_compare(tmp_path: Path) ->
     for group in ("graftcheck", "offline"):
         shutil.copytree(REPO / "results" / "cifar10-jpeg" / group, one_seed / "cifar10-jpeg" / group)
     text = _run_chapter("results.ipynb", one_seed)
+    n = len([p for p in one_seed.rglob("*.json") if not p.name.endswith(".meta.json")])
+    assert f"共有 **{n}** 条运行记录，分为 2 组" in text  # every record counted
     assert "只有 **1 个随机种子**" in text
     assert "配对种子数" not in text
 
