@@ -22,7 +22,7 @@ from . import claims, distributed
 from .data import cifar_folder, load_dataset, write_generated_cifar100
 from .engine import TrainConfig
 from .models import model_entry
-from .models.methods import expand_models
+from .models.methods import MODEL_SELECTORS, expand_models
 from .params import parse_run_parameters
 from .paths import (DEFAULT_CHECKPOINT_DIR, DEFAULT_PLAN, DEFAULT_RESULTS_DIR, DEFAULT_RUNS_DIR, REPO_ROOT,
                     TRAIN_NOTEBOOK, relative_to_repo, remove_orphan_temporaries, repo_path)
@@ -115,8 +115,9 @@ def check_preset(preset: str, spec: Any, plan_path: str | os.PathLike) -> None:
         for key in ("experiment", "models"):
             if key not in group:
                 raise ValueError(f"{label} lacks '{key}'")
-        if group["models"] != "all" and not isinstance(group["models"], list):
-            raise ValueError(f"{label}: 'models' must be a list of model names or 'all'")
+        if group["models"] not in MODEL_SELECTORS and not isinstance(group["models"], list):
+            raise ValueError(f"{label}: 'models' must be a list of model names or one of the selectors "
+                             f"{', '.join(MODEL_SELECTORS)}")
         if not isinstance(group.get("seeds", [0]), list) or not isinstance(group.get("variants") or {}, dict):
             raise ValueError(f"{label}: 'seeds' must be a list and 'variants' a mapping of name -> switches")
 
