@@ -134,3 +134,56 @@ def test_chinese_quotes_open_and_close(html: Path) -> None:
         for para in re.findall(r"<p>(.*?)</p>", body, flags=re.S):
             quotes = "".join(c for c in para if c in "“”")
             assert quotes == "“”" * (len(quotes) // 2), f"{page.name}: quotes {quotes} in {para[:80]!r}"
+
+
+def _html_table_with(page: str, header: str) -> list[dict[str, str]]:
+    """The rows (header -> cell text) of the first HTML table on ``page`` whose header row has ``header``."""
+    from html.parser import HTMLParser
+
+    class Tables(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tables: list[list[list[str]]] = []
+            self.cell: list[str] | None = None
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            if tag == "table":
+                self.tables.append([])
+            elif tag == "tr" and self.tables:
+                self.tables[-1].append([])
+            elif tag in ("td", "th") and self.tables:
+                self.cell = []
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in ("td", "th") and self.cell is not None and self.tables and self.tables[-1]:
+                self.tables[-1][-1].append("".join(self.cell).strip())
+                self.cell = None
+
+        def handle_data(self, data: str) -> None:
+            if self.cell is not None:
+                self.cell.append(data)
+
+    parser = Tables()
+    parser.feed(page)
+    for rows in parser.tables:
+        rows = [r for r in rows if r]
+        if rows and header in rows[0]:
+            return [dict(zip(rows[0], r)) for r in rows[1:]]
+    raise AssertionError(f"no table with the header {header!r}")
+
+
+def test_design_table_parameters_are_the_main_records(build: dict, html: Path) -> None:
+    """The conclusions' design-vs-capacity table: each parameter column is the main / main_iso
+    default record's params_m (not an ablation arm of the same model, e.g. ghost_resnet20 at s=3)."""
+    from cifarlib.report import study_plan
+    from cifarlib.results import load_runs
+
+    runs = study_plan.study_runs(load_runs(build["repo"] / "results"), study_plan.planned_runs("study"))
+    main = runs[runs["experiment"].isin(["main", "main_iso"]) & (runs["variant"] == "default")]
+    params = main.groupby("model")["params_m"].first()
+    rows = _html_table_with((html / "conclusions.html").read_text(), "原设计参数 (M)")
+    assert rows, "the design-vs-capacity table has no rows"
+    for row in rows:
+        model = row["嫁接"]
+        assert row["原设计参数 (M)"] == f"{params[model]:.3f}", model
+        assert row["等参数版参数 (M)"] == f"{params[model + '_iso']:.3f}", model

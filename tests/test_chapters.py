@@ -33,6 +33,8 @@ def _run_chapter(name: str, results: Path | None) -> str:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             texts.append(out.get("text", "") + data.get("text/markdown", "") + data.get("text/html", ""))
+            # glued values (myst_nb.glue, display=False) sit under papermill's record prefix
+            texts += [str(v) for k, v in data.items() if k.startswith("application/papermill.record/text/")]
     return "\n".join(texts)
 
 
@@ -51,6 +53,8 @@ def test_results_chapter_with_one_seed_says_it_cannot_compare(tmp_path: Path) ->
     for group in ("graftcheck", "offline"):
         shutil.copytree(REPO / "results" / "cifar10-jpeg" / group, one_seed / "cifar10-jpeg" / group)
     text = _run_chapter("results.ipynb", one_seed)
+    n = len([p for p in one_seed.rglob("*.json") if not p.name.endswith(".meta.json")])
+    assert f"共有 **{n}** 条运行记录，分为 2 组" in text  # every record counted
     assert "只有 **1 个随机种子**" in text
     assert "配对种子数" not in text
 
@@ -72,7 +76,7 @@ def test_study_chapters_run_without_records_and_say_what_is_missing(tmp_path: Pa
 def test_study_chapters_with_three_seeds_show_intervals(tmp_path: Path) -> None:
     results = fabricate_results(tmp_path / "results")
     text = _run_chapter("ablations.ipynb", results)
-    assert "95% 配对 t 区间" in text and "Traceback" not in text
+    assert "95% 配对 t 区间" in text and ">95% 区间</th>" in text and "Traceback" not in text
     assert "按论文（默认）" in text and "3×3 深度卷积" in text  # the ConvNeXt diagnosis table (committed JSON)
     text = _run_chapter("conclusions.ipynb", results)
     assert ">95% 区间</th>" in text and "尚未完成的运行" in text
@@ -98,3 +102,43 @@ def test_efficiency_chapter_shows_a_model_without_benchmark_rows_as_not_measured
             path.read_text().replace("eca_resnet20", "eca_resnet32"))
     text = _run_chapter("efficiency.ipynb", results)
     assert "Traceback" not in text and "eca_resnet32" in text and "未测" in text
+
+
+def _second_budget(root: Path, shift: float = 5.8) -> Path:
+    """The committed main / main_iso records, and copies of them as the 10-epoch budget's
+    main_e10 / main_iso_e10 (top-1 + ``shift``; ConvNeXt as variant ls1, +40), under ``root``."""
+    import json
+    import shutil
+
+    for group in ("main", "main_iso"):
+        shutil.copytree(REPO / "results" / "cifar10-jpeg" / group, root / "cifar10-jpeg" / group)
+    for source, target in (("main", "main_e10"), ("main_iso", "main_iso_e10")):
+        for path in sorted((REPO / "results" / "cifar10-jpeg" / source).glob("*.json")):
+            record = json.loads(path.read_text())
+            model = record["config"]["model"]
+            if source == "main" and model != "resnet20":
+                continue
+            variant = "ls1" if model.startswith("convnext") else record["variant"]
+            record["experiment"], record["variant"] = target, variant
+            record["run"] = f"{model}-{variant}-s{record['config']['seed']}"
+            record["final"]["test_top1"] = round(record["final"]["test_top1"] + shift + (40 if variant == "ls1" else 0), 4)
+            if record["history"]:
+                record["history"][-1]["test_top1"] = record["final"]["test_top1"]
+            out = root / "cifar10-jpeg" / target / f"{record['run']}.json"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(record))
+    return root
+
+
+def test_results_chapter_shows_both_budgets_side_by_side(tmp_path: Path) -> None:
+    text = _run_chapter("results.ipynb", _second_budget(tmp_path / "results"))
+    assert "Traceback" not in text
+    assert "10 轮：差 [95% 区间]" in text and "convnext_resnet20_iso（10 轮为 ls1）" in text
+    assert "Spearman 相关系数为" in text and "按种子 bootstrap 的 95% 区间" in text
+    assert "两个预算下结论相同的有" in text and "`mixer_resnet20_iso`（更低）" in text  # shifted: the same call
+    assert "`convnext_resnet20_iso`（4 轮更低，10 轮更高）" in text  # ls1's +40 flips it
+
+
+def test_results_chapter_without_the_second_budget_says_it_is_running(tmp_path: Path) -> None:
+    text = _run_chapter("results.ipynb", fabricate_results(tmp_path / "results"))
+    assert "已完成 **0** 个，其余仍在训练中" in text and "10 轮预算还没有可比较的记录" in text

@@ -3,6 +3,7 @@
 import math
 
 import pandas as pd
+import pytest
 
 from cifarlib.report.design_vs_capacity import design_display, design_pairs, design_sentence, reading
 from cifarlib.report.ablations import ABLATION_COLUMNS
@@ -49,3 +50,31 @@ def test_display_and_sentence_name_every_graft() -> None:
     assert "差距来自参数量：等参数后无可检测差异：`csp_resnet20`" in text
     assert "`mixer_resnet20`" in text
     assert design_sentence(pairs.iloc[0:0]).startswith("还没有")
+
+
+def test_design_params_read_the_main_default_records_only() -> None:
+    from cifarlib.report.design_vs_capacity import design_params
+
+    runs = pd.DataFrame([
+        {"experiment": "ablation_ghost_ratio", "model": "ghost_resnet20", "variant": "r3", "params_m": 0.102},
+        {"experiment": "main", "model": "ghost_resnet20", "variant": "default", "params_m": 0.142},
+        {"experiment": "main_iso", "model": "ghost_resnet20_iso", "variant": "default", "params_m": 0.27},
+        {"experiment": "ablation_layer_scale", "model": "x_iso", "variant": "ls1", "params_m": 9.0},
+    ])
+    assert design_params(runs) == {"ghost_resnet20": 0.142, "ghost_resnet20_iso": 0.27}
+    clash = pd.concat([runs, runs.iloc[[1]].assign(params_m=0.2)])
+    with pytest.raises(ValueError, match="ghost_resnet20"):
+        design_params(clash)
+
+
+def test_real_design_table_parameters_match_the_main_records() -> None:
+    """The committed records: ghost_resnet20's column is main's 0.142M record, not the s=3 arm."""
+    from cifarlib.report import study_plan
+    from cifarlib.report.design_vs_capacity import design_params
+    from cifarlib.results import load_runs
+
+    runs = study_plan.study_runs(load_runs(), study_plan.planned_runs("study"))
+    params = design_params(runs)
+    main = runs[(runs["experiment"] == "main") & (runs["variant"] == "default")]
+    for model, value in main.groupby("model")["params_m"].first().items():
+        assert params[model] == value

@@ -35,6 +35,11 @@ def test_a_run_learns_only_above_twice_chance_with_a_falling_loss() -> None:
     assert learns_table(RUNS.iloc[:0], HISTORIES).empty
 
 
+def test_the_table_follows_the_plan_not_top1() -> None:
+    assert list(learns_table(RUNS, HISTORIES, order=["flat", "mixer", "a"])["model"]) == ["flat", "mixer", "a"]
+    assert list(learns_table(RUNS, HISTORIES, order=["mixer"])["model"]) == ["mixer", "a", "flat"]
+
+
 def test_sentence_reports_each_miss_and_what_the_follow_up_found() -> None:
     checks, longer = learns_table(RUNS, HISTORIES), learns_table(RUNS, HISTORIES, "fullcheck_long")
     text = learns_sentence(checks, longer)
@@ -43,6 +48,7 @@ def test_sentence_reports_each_miss_and_what_the_follow_up_found() -> None:
     assert "同一配方训练 10 轮后（训练损失从 2.200 到 1.800，测试 top-1 31.00%，判据要求至少 20%），通过了判据" in text
     assert "只是 3 轮的预算对它太少" in text
     assert "本书还没有检验" in text.split("`flat`")[1]  # no follow-up for flat
-    assert text.endswith("测试 top-1 从 17.55% 到 40.00%。")
+    assert text.endswith("在 3 轮的检查预算下，测试 top-1 从 17.55% 到 40.00%"
+                         "（`mixer` 在 `fullcheck_long` 中训练 10 轮后为 31.00%，不计入这一范围）。")
     failing = longer.assign(test_top1=15.0, learns=False)
     assert "仍未通过判据" in learns_sentence(checks, failing)

@@ -51,3 +51,19 @@ def test_device_names_read_as_chinese_in_prose() -> None:
 
     assert device_zh("AMD EPYC (1 threads)") == "AMD EPYC（1 线程）"
     assert device_zh("NVIDIA H200") == "NVIDIA H200"
+
+
+def test_arm_order_puts_single_seed_rows_apart_and_marks_them() -> None:
+    from cifarlib.report.tables import in_arm_order
+
+    runs = pd.DataFrame([{"model": m, "variant": "default", "method": m, "family": "graft", "seed": s,
+                          "epochs": 4, "test_top1": top1, "test_top5": 99.0, "params_m": 0.27, "gflops": 0.04,
+                          "train_images_per_s": 100.0, "wall_time_s": 600.0}
+                         for m, top1, seeds in (("resnet20", 77.6, 3), ("high_one", 79.0, 1), ("b", 70.0, 3),
+                                                ("a", 76.0, 3)) for s in range(seeds)])
+    order = [("resnet20", "default"), ("a", "default"), ("b", "default"), ("high_one", "default")]
+    table = in_arm_order(summary_table(runs), order)
+    assert list(table["model"]) == ["resnet20", "a", "b", "high_one"]  # plan order, the one-seed row last
+    shown = group_display(table)
+    assert list(shown["模型"]) == ["resnet20", "a", "b", "high_one（单种子）"]
+    assert "（单种子）" not in "".join(group_display(in_arm_order(summary_table(runs[runs["seed"] == 0]), order))["模型"])

@@ -92,3 +92,17 @@ def test_a_new_model_without_a_measured_row_is_priced_by_flops():
 
 def test_model_gflops_counts_a_registered_model():
     assert model_gflops("resnet20") == pytest.approx(0.082, abs=0.001)
+
+
+def test_minutes_per_run_are_the_experiments_own() -> None:
+    """main's resnet20 costs what main's records say, not the mean over every experiment."""
+    runs = _runs([("main", "resnet20", "default", 0, 600.0, 77.0),
+                  ("ablation_ls", "resnet20", "ls0", 0, 1800.0, 77.0)])
+    planned = pd.DataFrame([{"experiment": e, "model": "resnet20", "variant": v, "seed": s}
+                            for e, v in (("main", "default"), ("ablation_ls", "ls0"), ("ablation_x", "x"))
+                            for s in range(2)])
+    budget = study_budget(runs, planned, INFERENCE).set_index("experiment")
+    assert budget.loc["main", "minutes_per_run"] == pytest.approx(10.0)
+    assert budget.loc["ablation_ls", "minutes_per_run"] == pytest.approx(30.0)
+    assert budget.loc["ablation_x", ["basis", "minutes_per_run"]].tolist() == ["measured_elsewhere", pytest.approx(20.0)]
+    assert "其他实验实测" in list(budget_display(budget.reset_index())["依据"])

@@ -29,8 +29,9 @@ from cifarlib.report.ablations import Ablation  # noqa: E402
 TOC = REPO / "_toc.yml"
 ABLATIONS = REPO / "book" / "ablations.ipynb"
 METHOD_SECTIONS = re.compile(r"(      - file: methods/index\n        sections:\n)((?:          - file: methods/\S+\n)+)")
-FIGURE_CAPTION = ("：各对照设置与参考的 top-1 之差。粗线为按种子配对的 95% t 区间（实心点：区间不含 0；空心点：跨过 0 或无法计算），"
-                  "细橙线为测试图像 bootstrap 的 95% 区间；点上方的数字是差值（百分点），纵轴括号内为配对种子数。")
+FIGURE_CAPTION = ("：各对照设置与参考的 top-1 之差。粗线为主要检验（区组模型；种子不全时为按种子配对的 t）的 95% 区间"
+                  "（实心点：区间不含 0；空心点：跨过 0 或无法计算），细橙线为测试图像 bootstrap 的 95% 区间；"
+                  "点上方的数字是差值（百分点），纵轴括号内为种子数。")
 GENERATED = "generated"  # the cell metadata key marking a generated ablation cell
 
 

@@ -93,26 +93,35 @@ def mean_correct(details: list[dict], arm: Arm, seeds: list[int]) -> "np.ndarray
 
 
 ABLATION_COLUMNS = ["label", "role", "experiment", "model", "variant", "seeds", "top1", "top1_sd", "diff",
-                    "ci_low", "ci_high", "p_value", "pairs", "boot_low", "boot_high", "significant", "verdict"]
+                    "ci_low", "ci_high", "p_value", "pairs", "test", "df", "resid_sd", "t_low", "t_high", "t_p",
+                    "boot_low", "boot_high", "significant", "verdict"]
+BLOCK, PAIRED = "区组模型", "配对 t"  # the ``test`` column: which analysis gave ci_low / ci_high / p_value
 
 
 def ablation_table(runs: pd.DataFrame, details: list[dict], ablation: Ablation,
                    resamples: int = 2000) -> pd.DataFrame:
     """The reference and each arm of ``ablation`` that has records: top-1 mean / sd / seeds, and
-    for the arms the paired-by-seed difference to the reference with its 95 % t interval
-    (``ci_low``, ``ci_high``, and its two-sided ``p_value``) and, as a second view, a bootstrap over
-    test images of the same difference (per-image correctness averaged over the shared seeds;
-    ``boot_low``, ``boot_high``).
-    ``significant`` and ``verdict`` follow the paired interval (:func:`cifarlib.report.stats.verdict`).
+    for the arms the difference to the reference with its 95 % interval (``ci_low``, ``ci_high``)
+    and two-sided ``p_value`` from the primary analysis, the randomized-complete-block model over
+    the reference and every arm with all of the reference's seeds
+    (:func:`cifarlib.report.stats.block_model`; ``test`` is :data:`BLOCK`, ``df`` its degrees of
+    freedom, ``resid_sd`` its pooled residual sd). An arm missing one of the reference's seeds
+    falls back to the paired t over the shared seeds (``test`` :data:`PAIRED`). Secondary views:
+    the paired-by-seed t interval (``t_low``, ``t_high``, ``t_p``) and a bootstrap over test images
+    (per-image correctness averaged over the shared seeds; ``boot_low``, ``boot_high``).
+    ``significant`` and ``verdict`` follow the primary interval (:func:`cifarlib.report.stats.verdict`).
     """
     import math
 
-    from .stats import bootstrap_difference, mean_sd, paired_difference, significant, verdict
+    from .stats import block_model, bootstrap_difference, mean_sd, paired_difference, significant, verdict
 
     rows = []
     ref = arm_runs(runs, ablation.reference)
     ref_by_seed = dict(zip(ref["seed"].astype(int), ref["test_top1"])) if len(ref) else {}
-    for role, arm in [("reference", ablation.reference)] + [("arm", a) for a in ablation.arms]:
+    seeds_of = {i: dict(zip(g["seed"].astype(int), g["test_top1"]))
+                for i, a in enumerate(ablation.arms) if not (g := arm_runs(runs, a)).empty}
+    fit = block_model({-1: ref_by_seed, **seeds_of}, -1) if ref_by_seed else None
+    for index, (role, arm) in enumerate([("reference", ablation.reference)] + [("arm", a) for a in ablation.arms], -1):
         group = arm_runs(runs, arm)
         if group.empty:
             continue
@@ -120,15 +129,22 @@ def ablation_table(runs: pd.DataFrame, details: list[dict], ablation: Ablation,
         row = {"label": arm.label, "role": role, "experiment": arm.experiment, "model": arm.model,
                "variant": arm.variant, "seeds": int(group["seed"].nunique()), "top1": mean, "top1_sd": sd,
                "diff": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan, "pairs": 0,
+               "test": "", "df": 0, "resid_sd": math.nan, "t_low": math.nan, "t_high": math.nan, "t_p": math.nan,
                "boot_low": math.nan, "boot_high": math.nan, "significant": False, "verdict": "参考"}
         by_seed = dict(zip(group["seed"].astype(int), group["test_top1"]))
         shared = sorted(set(by_seed) & set(ref_by_seed))
         if role == "arm":
             row["verdict"] = "参考组没有记录，无法比较"
             if shared:
-                interval = paired_difference(by_seed, ref_by_seed)
+                paired = paired_difference(by_seed, ref_by_seed)
+                row.update(t_low=paired.low, t_high=paired.high, t_p=paired.p_value, test=PAIRED,
+                           df=max(paired.n - 1, 0))
+                interval = paired
+                if fit is not None and index in fit.intervals:
+                    interval = fit.intervals[index]
+                    row.update(test=BLOCK, df=fit.df, resid_sd=fit.residual_sd)
                 row.update(diff=interval.estimate, ci_low=interval.low, ci_high=interval.high,
-                           p_value=interval.p_value, pairs=interval.n, significant=significant(interval),
+                           p_value=interval.p_value, pairs=paired.n, significant=significant(interval),
                            verdict=verdict(interval))
                 a = mean_correct(details, arm, shared)
                 b = mean_correct(details, ablation.reference, shared)
@@ -143,7 +159,8 @@ def ablation_table(runs: pd.DataFrame, details: list[dict], ablation: Ablation,
 
 ABLATION_HEADERS = {
     "label": "设置", "seeds": "种子数", "top1": "top-1 均值 (%)", "top1_sd": "种子间标准差",
-    "diff": "差 (点)", "paired_ci": "95% 配对 t 区间", "boot_ci": "95% bootstrap 区间",
+    "diff": "差 (点)", "ci": "95% 区间", "test": "方法", "paired_ci": "95% 配对 t 区间",
+    "boot_ci": "95% bootstrap 区间",
     "verdict": "结论",
 }
 
@@ -162,21 +179,29 @@ def short_verdict(row: pd.Series) -> str:
 
 def ablation_display(table: pd.DataFrame) -> pd.DataFrame:
     """The table the book prints for :func:`ablation_table`: short Chinese headers and calls,
-    rounded numbers."""
+    rounded numbers; the primary interval and its method first, the paired t and the bootstrap
+    beside it as secondary views."""
     out = pd.DataFrame({
         "设置": table["label"] + table["role"].map({"reference": "（参考）", "arm": ""}),
         "种子数": table["seeds"].astype(int),
         "top-1 (%)": [f"{m:.2f} ± {s:.2f}" if pd.notna(s) else f"{m:.2f}" for m, s in zip(table["top1"], table["top1_sd"])],
         ABLATION_HEADERS["diff"]: ["—" if pd.isna(d) else f"{d:+.2f}" for d in table["diff"]],
-        ABLATION_HEADERS["paired_ci"]: [format_interval(lo, hi) for lo, hi in zip(table["ci_low"], table["ci_high"])],
+        ABLATION_HEADERS["ci"]: [format_interval(lo, hi) for lo, hi in zip(table["ci_low"], table["ci_high"])],
+        ABLATION_HEADERS["test"]: [t if t != BLOCK else f"{t}（自由度 {d}）" for t, d in zip(table["test"], table["df"])],
+        ABLATION_HEADERS["paired_ci"]: [format_interval(lo, hi) for lo, hi in zip(table["t_low"], table["t_high"])],
         ABLATION_HEADERS["boot_ci"]: [format_interval(lo, hi) for lo, hi in zip(table["boot_low"], table["boot_high"])],
         ABLATION_HEADERS["verdict"]: [short_verdict(r) for _, r in table.iterrows()],
     })
     return out
 
 
+def _how(row: pd.Series) -> str:
+    """Where an interval came from, for a sentence: the method, its degrees of freedom, the seeds."""
+    return f"{row['test']}，自由度 {int(row['df'])}，{int(row['pairs'])} 个种子"
+
+
 def ablation_sentence(table: pd.DataFrame, reference_label: str) -> str:
-    """One Chinese sentence per arm, worded by the paired interval (never "better" across zero)."""
+    """One Chinese sentence per arm, worded by the primary interval (never "better" across zero)."""
     arms = table[table["role"] == "arm"]
     if table.empty or (table["role"] == "reference").sum() == 0:
         return f"参考组（{reference_label}）还没有记录，这一消融暂时无法比较。"
@@ -190,11 +215,11 @@ def ablation_sentence(table: pd.DataFrame, reference_label: str) -> str:
             parts.append(f"{row['label']} 与参考相差 {row['diff']:+.2f} 个百分点，但只有 1 对种子，给不出区间，不下结论")
         elif row["significant"]:
             word = "高" if row["diff"] > 0 else "低"
-            parts.append(f"{row['label']} 比参考{word} {abs(row['diff']):.2f} 个百分点，95% 配对区间 "
-                         f"{format_interval(row['ci_low'], row['ci_high'])} 不含 0（{row['pairs']} 对种子）")
+            parts.append(f"{row['label']} 比参考{word} {abs(row['diff']):.2f} 个百分点，95% 区间 "
+                         f"{format_interval(row['ci_low'], row['ci_high'])} 不含 0（{_how(row)}）")
         else:
-            parts.append(f"{row['label']} 与参考之差为 {row['diff']:+.2f} 个百分点，95% 配对区间 "
-                         f"{format_interval(row['ci_low'], row['ci_high'])} 跨过 0（{row['pairs']} 对种子），"
+            parts.append(f"{row['label']} 与参考之差为 {row['diff']:+.2f} 个百分点，95% 区间 "
+                         f"{format_interval(row['ci_low'], row['ci_high'])} 跨过 0（{_how(row)}），"
                          "在这一预算下没有可检测的差异")
     return "；".join(parts) + "。"
 

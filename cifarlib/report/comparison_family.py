@@ -21,12 +21,12 @@ import pandas as pd
 from ..models.iso import same_model
 from ..models.registry import list_models
 from . import ablations
-from .ablations import Ablation, ablation_table, main_ablation, short_verdict
+from .ablations import BLOCK, Ablation, ablation_table, main_ablation, short_verdict
 from .stats import holm_adjust
 from .tables import format_interval
 
-FAMILY_COLUMNS = ["comparison", "label", "pairs", "diff", "ci_low", "ci_high", "p_value", "significant",
-                  "verdict", "same_as", "holm_p", "holm_significant"]
+FAMILY_COLUMNS = ["comparison", "label", "pairs", "diff", "ci_low", "ci_high", "p_value", "test", "df",
+                  "t_low", "t_high", "t_p", "significant", "verdict", "same_as", "holm_p", "holm_significant"]
 MAIN_EXPERIMENTS = ("main", "main_iso")  # the main comparison's two sets, both against main's resnet20
 
 
@@ -47,7 +47,9 @@ def comparison_family(named_tables: Sequence[tuple[str, Ablation, pd.DataFrame]]
     ``same_as`` names the earlier comparison a row repeats (the same model and variant against the
     same reference model and variant, one recipe for the whole study), else "";
     repeats share the first row's Holm values and are left out of the family's size. ``holm_p``
-    is NaN for arms without an interval (fewer than 2 paired seeds), which are not in the family.
+    adjusts the primary ``p_value`` (the block model's where the arm has all the reference's seeds,
+    else the paired t's; ``test`` says which); it is NaN for arms without an interval (fewer than
+    2 paired seeds), which are not in the family. ``t_p`` keeps the paired t's p as a second view.
     """
     rows, first_name = [], {}
     for name, ablation, table in named_tables:
@@ -56,6 +58,8 @@ def comparison_family(named_tables: Sequence[tuple[str, Ablation, pd.DataFrame]]
             key = (same_model(r["model"]), r["variant"], same_model(ref.model), ref.variant)
             rows.append({"comparison": name, "label": r["label"], "pairs": int(r["pairs"]), "diff": r["diff"],
                          "ci_low": r["ci_low"], "ci_high": r["ci_high"], "p_value": r["p_value"],
+                         "test": r["test"], "df": int(r["df"]), "t_low": r["t_low"], "t_high": r["t_high"],
+                         "t_p": r["t_p"],
                          "significant": bool(r["significant"]), "verdict": r["verdict"],
                          "same_as": first_name.get(key, ""), "_key": key})
             first_name.setdefault(key, _row_name(name, r["label"]))
@@ -194,8 +198,11 @@ def family_display(family: pd.DataFrame) -> pd.DataFrame:
         "比较": family["comparison"], "设置": family["label"], "种子对": family["pairs"].astype(int),
         "差 (点)": ["—" if pd.isna(d) else f"{d:+.2f}" for d in family["diff"]],
         "95% 区间": [format_interval(lo, hi) for lo, hi in zip(family["ci_low"], family["ci_high"])],
+        "方法": [t if t != BLOCK else f"{t}（自由度 {d}）" for t, d in zip(family["test"], family["df"])],
         "p": [_p_text(p) for p in family["p_value"]],
         "单独看": [short_verdict(r) for _, r in family.iterrows()],
         "Holm p": [_p_text(p) for p in family["holm_p"]],
         "校正后": [_holm_call(r) for _, r in family.iterrows()],
+        "配对 t 区间": [format_interval(lo, hi) for lo, hi in zip(family["t_low"], family["t_high"])],
+        "配对 t p": [_p_text(p) for p in family["t_p"]],
     })

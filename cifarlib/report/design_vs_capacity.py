@@ -21,6 +21,21 @@ PAIR_COLUMNS = ["model", "params_designed", "diff_designed", "low_designed", "hi
                 "significant_designed", "params_iso", "diff_iso", "low_iso", "high_iso", "pairs_iso", "significant_iso"]
 
 
+def design_params(runs: pd.DataFrame, experiments: tuple[str, ...] = ("main", "main_iso")) -> dict[str, float]:
+    """Parameter counts (millions) of the models the table compares: from the default-variant
+    records of ``experiments`` only (an ablation arm of the same model, e.g. ``ghost_resnet20`` at
+    s=3, has other parameters). A model whose records disagree is refused, naming it."""
+    if runs.empty:
+        return {}
+    rows = runs[runs["experiment"].isin(experiments) & (runs["variant"] == "default")]
+    counts = rows.groupby("model")["params_m"].agg(["min", "max"])
+    bad = counts[counts["min"] != counts["max"]]
+    if len(bad):
+        raise ValueError(f"records of {list(bad.index)} in {experiments} disagree on params_m; "
+                         "one model has one parameter count: check their configs")
+    return counts["min"].to_dict()
+
+
 def design_pairs(designed: pd.DataFrame, iso: pd.DataFrame, params: dict[str, float]) -> pd.DataFrame:
     """One row per graft that has arms in both ``ablation_table`` outputs (``designed``: main vs
     resnet20, ``iso``: main_iso vs resnet20), with both differences, intervals and parameter counts
@@ -81,5 +96,5 @@ def design_sentence(pairs: pd.DataFrame) -> str:
     readings = pairs.assign(reading=pairs.apply(reading, axis=1))
     groups = readings.groupby("reading", sort=False)["model"].apply(lambda m: "、".join(f"`{x}`" for x in m))
     parts = [f"{reading}：{models}" for reading, models in groups.items()]
-    return ("把每个嫁接的两种形式与 `resnet20` 的差放在一起看（同一预算、按种子配对）：" + "；".join(parts) + "。"
+    return ("把每个嫁接的两种形式与 `resnet20` 的差放在一起看（同一预算，区组模型的区间）：" + "；".join(parts) + "。"
             "按原设计嫁接的排名因此部分是在比较参数量；本书以等参数组作为主比较，正是为此。")

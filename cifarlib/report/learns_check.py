@@ -8,6 +8,8 @@ that missed the criterion, so the book can say whether the miss was the budget o
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import pandas as pd
 
 CLASSES = {"cifar10-jpeg": 10, "cifar10": 10, "cifar100": 100}
@@ -18,9 +20,12 @@ def chance_top1(dataset: str) -> float:
     return 100 / CLASSES.get(dataset, 10)
 
 
-def learns_table(runs: pd.DataFrame, histories: pd.DataFrame, experiment: str = "fullcheck") -> pd.DataFrame:
+def learns_table(runs: pd.DataFrame, histories: pd.DataFrame, experiment: str = "fullcheck",
+                 order: Sequence[str] = ()) -> pd.DataFrame:
     """The runs of ``experiment`` with ``first_loss``, ``last_loss`` (training loss of the first and
-    last epoch), ``chance`` and ``learns`` (top-1 >= 2 x chance and the loss fell), by FLOPs."""
+    last epoch), ``chance`` and ``learns`` (top-1 >= 2 x chance and the loss fell), in ``order``
+    (the plan's model order; unlisted models after it, by name), never by top-1: this is not a
+    ranking."""
     checks = runs[runs["experiment"] == experiment] if len(runs) else runs
     if checks.empty:
         return checks.assign(first_loss=[], last_loss=[], chance=[], learns=[])
@@ -29,7 +34,10 @@ def learns_table(runs: pd.DataFrame, histories: pd.DataFrame, experiment: str = 
     checks = checks.assign(first_loss=checks["run"].map(first), last_loss=checks["run"].map(last),
                            chance=checks["dataset"].map(chance_top1))
     learns = (checks["test_top1"] >= 2 * checks["chance"]) & (checks["last_loss"] < checks["first_loss"])
-    return checks.assign(learns=learns).sort_values("gflops")
+    position = {m: i for i, m in enumerate(order)}
+    key = checks["model"].map(lambda m: position.get(m, len(position)))
+    return (checks.assign(learns=learns, _pos=key).sort_values(["_pos", "model"], kind="stable")
+            .drop(columns="_pos"))
 
 
 def _outcome(row: pd.Series) -> str:
@@ -58,4 +66,10 @@ def learns_sentence(checks: pd.DataFrame, follow_up: pd.DataFrame) -> str:
                    else "仍未通过判据")
         text += (f"作为事后追加的检查（`fullcheck_long`），同一配方训练 {int(run['epochs'])} 轮后"
                  f"（{_outcome(run)}），{verdict}。")
-    return text + f"测试 top-1 从 {checks['test_top1'].min():.2f}% 到 {checks['test_top1'].max():.2f}%。"
+    text += (f"在 {int(checks['epochs'].iloc[0])} 轮的检查预算下，测试 top-1 从 {checks['test_top1'].min():.2f}% "
+             f"到 {checks['test_top1'].max():.2f}%")
+    longer = follow_up[follow_up["model"].isin(misses["model"])] if len(follow_up) else follow_up
+    if len(longer):
+        text += "（" + "、".join(f"`{r['model']}` 在 `fullcheck_long` 中训练 {int(r['epochs'])} 轮后为 {r['test_top1']:.2f}%"
+                                for _, r in longer.iterrows()) + "，不计入这一范围）"
+    return text + "。"

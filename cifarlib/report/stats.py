@@ -158,3 +158,98 @@ def verdict(interval: Interval) -> str:
     if not significant(interval):
         return "区间跨过 0，无可检测差异"
     return "显著更高" if interval.estimate > 0 else "显著更低"
+
+
+@dataclass(frozen=True)
+class BlockFit:
+    """The randomized-complete-block model fitted to one experiment's arms (see :func:`block_model`).
+
+    ``intervals`` maps each non-reference arm to its difference from the reference with the
+    model's interval and p-value; ``residual_sd`` is the pooled residual standard deviation (top-1
+    points) on ``df`` degrees of freedom; ``seeds`` are the blocks used.
+    """
+
+    intervals: dict[str, Interval]
+    residual_sd: float
+    df: int
+    seeds: tuple[int, ...]
+
+
+def block_model(arms: Mapping[str, Mapping[int, float]], reference: str,
+                confidence: float = 0.95) -> BlockFit | None:
+    """Each arm against ``reference`` under a randomized-complete-block model (arm + seed block).
+
+    The model is :math:`y_{as} = \\mu + \\alpha_a + \\beta_s + \\varepsilon_{as}` over the arms
+    that have every seed of the reference (the blocks; arms missing one are left out). Its residual
+    variance is pooled over all those arms:
+    :math:`\\hat\\sigma^2 = \\sum_{a,s} (y_{as} - \\bar y_{a\\cdot} - \\bar y_{\\cdot s} + \\bar y_{\\cdot\\cdot})^2 / \\nu`
+    with :math:`\\nu = (A-1)(S-1)`, and each difference
+    :math:`\\bar y_{a\\cdot} - \\bar y_{r\\cdot}` gets the interval
+    :math:`\\pm t_{1-\\alpha/2,\\nu}\\, \\hat\\sigma\\sqrt{2/S}` (Montgomery, *Design and Analysis of
+    Experiments*, ch. 4). With two arms it is the paired t. None when fewer than two arms or two
+    seeds qualify, or the residuals are all zero (no spread to pool).
+    """
+    if reference not in arms:
+        raise ValueError(f"block_model: the reference {reference!r} is not among the arms {sorted(arms)}")
+    seeds = tuple(sorted(arms[reference]))
+    names = [reference] + [a for a in arms if a != reference and set(seeds) <= set(arms[a])]
+    if len(seeds) < 2 or len(names) < 2:
+        return None
+    y = np.array([[arms[a][s] for s in seeds] for a in names], dtype=float)
+    resid = y - y.mean(axis=1, keepdims=True) - y.mean(axis=0, keepdims=True) + y.mean()
+    df = (len(names) - 1) * (len(seeds) - 1)
+    sigma = math.sqrt(float((resid ** 2).sum()) / df)
+    if sigma == 0:
+        return None
+    se = sigma * math.sqrt(2 / len(seeds))
+    half = t_quantile(0.5 + confidence / 2, df) * se
+    intervals = {}
+    for i, name in enumerate(names[1:], start=1):
+        d = float(y[i].mean() - y[0].mean())
+        intervals[name] = Interval(d, d - half, d + half, len(seeds), float(1 - t_central_mass(d / se, df)))
+    return BlockFit(intervals, sigma, df, seeds)
+
+
+def detectable_difference(residual_sd: float, seeds: int, df: int, alpha: float = 0.05,
+                          power: float = 0.8) -> float:
+    """The smallest true difference (points) a two-sided level-``alpha`` test of two arms finds
+    with probability ``power``: :math:`(t_{1-\\alpha/2,\\nu} + t_{\\text{power},\\nu})\\,\\sigma\\sqrt{2/S}`
+    (the usual normal-shift approximation to the noncentral t, with t quantiles for :math:`\\nu` df)."""
+    if seeds < 2 or df < 1 or not residual_sd > 0:
+        raise ValueError(f"detectable_difference needs seeds >= 2, df >= 1 and sd > 0, got {seeds}, {df}, {residual_sd}")
+    return (t_quantile(1 - alpha / 2, df) + t_quantile(power, df)) * residual_sd * math.sqrt(2 / seeds)
+
+
+def chi2_cdf(x: float, df: int) -> float:
+    """:math:`P(\\chi^2_\\nu \\le x)`: the regularized lower incomplete gamma :math:`P(\\nu/2, x/2)`
+    by its power series (no SciPy needed)."""
+    if df < 1:
+        raise ValueError(f"chi2_cdf needs df >= 1, got {df}")
+    if x <= 0:
+        return 0.0
+    a, z = df / 2, x / 2
+    term = total = 1 / a
+    for n in range(1, 10_000):
+        term *= z / (a + n)
+        total += term
+        if term < total * 1e-15:
+            break
+    return min(1.0, math.exp(a * math.log(z) - z - math.lgamma(a)) * total)
+
+
+def pooled_seed_sd(arms: Mapping[str, Sequence[float]]) -> tuple[float, int]:
+    """The seed-to-seed sd pooled over arms (one-way, each arm's own mean removed) and its df,
+    from the arms with at least two seeds."""
+    groups = [np.asarray(v, dtype=float) for v in arms.values() if len(v) >= 2]
+    df = sum(g.size - 1 for g in groups)
+    if df == 0:
+        raise ValueError("pooled_seed_sd needs an arm with at least two seeds")
+    return math.sqrt(sum(float(((g - g.mean()) ** 2).sum()) for g in groups) / df), df
+
+
+def spread_this_small(sd: float, seeds: int, pooled_sd: float) -> float:
+    """The chance that ``seeds`` seeds of an arm whose true seed sd is ``pooled_sd`` agree to an
+    sd of ``sd`` or less: :math:`P(\\chi^2_{n-1} \\le (n-1)s^2/\\sigma^2)`."""
+    if seeds < 2 or not pooled_sd > 0:
+        raise ValueError(f"spread_this_small needs seeds >= 2 and pooled_sd > 0, got {seeds}, {pooled_sd}")
+    return chi2_cdf((seeds - 1) * sd ** 2 / pooled_sd ** 2, seeds - 1)

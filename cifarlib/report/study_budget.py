@@ -3,7 +3,8 @@
 Every study run uses one core (two runs side by side on the 2-core machine), so a run's
 ``wall_time_s`` is its cost in core-seconds. A planned run without a record is estimated:
 
-* from the mean wall time of the same model's study records when it has any ("measured");
+* from the mean wall time of the same model's records in the same experiment when it has any
+  ("measured"), else in the study's other experiments ("measured_elsewhere");
 * otherwise from the reference model's (``resnet20``) mean study wall time, scaled by the ratio
   of inference throughputs in ``benchmarks/results/models_cpu.txt`` ("estimated"):
   ``minutes(m) = minutes(resnet20) * images_per_s(resnet20) / images_per_s(m)``;
@@ -60,13 +61,16 @@ def model_gflops(name: str) -> float:
 def study_budget(runs: pd.DataFrame, planned: pd.DataFrame, inference: dict[str, float],
                  reference: str = "resnet20", gflops: Callable[[str], float] = model_gflops) -> pd.DataFrame:
     """One row per planned (experiment, model): runs planned and done, minutes per run and its
-    basis (``measured``, ``estimated`` from inference throughput, or ``flops`` for a model with
+    basis (``measured`` in this experiment's records, ``measured_elsewhere`` from the model's
+    records in the study's other experiments, ``estimated`` from inference throughput, or ``flops`` for a model with
     neither a record nor an inference row), core-hours spent and left. ``runs`` are the study's
     records (:func:`cifarlib.report.study_plan.study_runs`), ``planned`` its plan
     (:func:`cifarlib.report.study_plan.planned_runs`)."""
     if planned.empty:
         return pd.DataFrame(columns=BUDGET_COLUMNS)
     minutes_of = {} if runs.empty else (runs.groupby("model")["wall_time_s"].mean() / 60).to_dict()
+    # an experiment's own records first: main's runs and an ablation's differ in model and load
+    minutes_in = {} if runs.empty else (runs.groupby(["experiment", "model"])["wall_time_s"].mean() / 60).to_dict()
     if reference not in minutes_of:
         raise ValueError(f"no study record of the reference model {reference!r}: the estimates "
                          f"scale its measured wall time; run it first")
@@ -75,8 +79,10 @@ def study_budget(runs: pd.DataFrame, planned: pd.DataFrame, inference: dict[str,
         done = runs[(runs["experiment"] == experiment) & (runs["model"] == model)] if len(runs) else runs
         done_keys = set(zip(done["variant"], done["seed"].astype(int))) if len(done) else set()
         left = sum((v, int(s)) not in done_keys for v, s in zip(group["variant"], group["seed"]))
-        if model in minutes_of:
-            minutes, basis = minutes_of[model], "measured"
+        if (experiment, model) in minutes_in:
+            minutes, basis = minutes_in[(experiment, model)], "measured"
+        elif model in minutes_of:
+            minutes, basis = minutes_of[model], "measured_elsewhere"
         elif model in inference and reference in inference:
             minutes, basis = minutes_of[reference] * inference[reference] / inference[model], "estimated"
         else:  # a new model: no record, no measured row yet
@@ -98,7 +104,7 @@ def hours_at_seeds(budget: pd.DataFrame, experiments: tuple[str, ...], seeds: in
 
 def budget_display(budget: pd.DataFrame) -> pd.DataFrame:
     """The budget table with Chinese headers and rounded numbers, for the book."""
-    basis = {"measured": "实测", "estimated": "估计", "flops": "按 FLOPs 估计"}
+    basis = {"measured": "实测", "measured_elsewhere": "其他实验实测", "estimated": "估计", "flops": "按 FLOPs 估计"}
     return pd.DataFrame({
         "实验": budget["experiment"], "模型": budget["model"],
         "已完成 / 计划": [f"{d} / {p}" for d, p in zip(budget["done"], budget["planned"])],

@@ -3,7 +3,13 @@ headers, and each model against a reference paired by seed (:func:`comparison_ta
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Sequence
+
 import pandas as pd
+
+BOOK_PRESETS = ("offline", "graftcheck", "fullcheck", "study", "study_e10")  # the presets the results chapter shows
+SINGLE_SEED_MARK = "（单种子）"
 
 
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -32,14 +38,41 @@ CHINESE_COLUMNS = {
 }
 
 
+@lru_cache(maxsize=4)
+def plan_order(presets: tuple[str, ...] = BOOK_PRESETS) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Each experiment's (model, variant) arms in the order ``experiments/plan.yaml`` plans them
+    (first preset that plans an arm wins); the study's reference comes first in its experiment."""
+    from .study_plan import planned_runs
+
+    order: dict[str, dict[tuple[str, str], None]] = {}
+    for preset in presets:
+        for row in planned_runs(preset).itertuples(index=False):
+            order.setdefault(row.experiment, {}).setdefault((row.model, row.variant), None)
+    return {experiment: tuple(arms) for experiment, arms in order.items()}
+
+
+def in_arm_order(summary: pd.DataFrame, order: Sequence[tuple[str, str]]) -> pd.DataFrame:
+    """A :func:`summary_table` sorted by arm (``order``: (model, variant) in plan order, unplanned
+    arms after, by name), rows with more than one seed first and the single-seed rows apart after
+    them (``single`` column): a one-seed mean is not ranked among averages over seeds."""
+    position = {arm: i for i, arm in enumerate(order)}
+    key = [position.get((m, v), len(position)) for m, v in zip(summary["model"], summary["variant"])]
+    out = summary.assign(single=summary["seeds"] < 2, _pos=key)
+    return out.sort_values(["single", "_pos", "model", "variant"], ignore_index=True).drop(columns="_pos")
+
+
 def group_display(summary: pd.DataFrame) -> pd.DataFrame:
     """A :func:`summary_table` as the book prints it: top-1 as ``mean ± sd`` in one column, the
     variant only when a group has more than the default one, no epochs (the budget line above
-    every table states them), rounded numbers and Chinese headers."""
+    every table states them), rounded numbers and Chinese headers; after :func:`in_arm_order`,
+    single-seed rows among multi-seed ones are marked 单种子."""
     def fmt(values: pd.Series, spec: str) -> list[str]:
         return ["—" if pd.isna(v) else format(v, spec) for v in values]
 
-    shown = {"模型": summary["model"]}
+    model = summary["model"]
+    if "single" in summary and summary["single"].any() and not summary["single"].all():
+        model = model.where(~summary["single"], model + SINGLE_SEED_MARK)  # apart and marked
+    shown = {"模型": model}
     if set(summary["variant"]) != {"default"}:
         shown["变体"] = summary["variant"]
     shown.update({

@@ -1,0 +1,61 @@
+"""How small a difference the study can see, and why the block model is its primary test.
+
+:func:`detectable_sentence` prints, for one budget, the difference the main comparison detects
+with 80 % power under the block model and under the paired t (both from the same pooled residual
+sd, :func:`cifarlib.report.stats.detectable_difference`). :func:`reference_spread_sentence`
+explains once why the paired t is only a second view: the reference's seeds agree far more closely
+than seeds usually do (:func:`cifarlib.report.stats.spread_this_small`), so a paired interval
+leaves out most of the reference's own variance.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .ablations import BLOCK, arm_runs, Arm
+from .stats import detectable_difference, mean_sd, pooled_seed_sd, spread_this_small
+
+
+def block_summary(table: pd.DataFrame) -> dict[str, float] | None:
+    """The block fit of one :func:`cifarlib.report.ablations.ablation_table`: residual sd, df,
+    seeds, and the 80 %-power detectable difference under the block model and the paired t
+    (None when no arm has a block interval)."""
+    block = table[table["test"] == BLOCK]
+    if block.empty:
+        return None
+    sd, df, seeds = float(block["resid_sd"].iloc[0]), int(block["df"].iloc[0]), int(block["pairs"].iloc[0])
+    return {"resid_sd": sd, "df": df, "seeds": seeds, "block": detectable_difference(sd, seeds, df),
+            "paired": detectable_difference(sd, seeds, seeds - 1) if seeds > 2 else float("nan")}
+
+
+def detectable_sentence(table: pd.DataFrame, epochs: int, name: str) -> str:
+    """Chinese: at ``epochs`` epochs, the smallest difference comparison ``name`` finds with 80 % power."""
+    s = block_summary(table)
+    if s is None:
+        return f"{epochs} 轮预算下{name}还没有足够的种子，无法估计可检测的差异。"
+    paired = (f"；若只用按种子配对的 t（自由度 {s['seeds'] - 1}），同样的波动下约为 **{s['paired']:.1f}** 个百分点"
+              if s["seeds"] > 2 else "")
+    return (f"{epochs} 轮预算下，{name}（区组模型，{s['seeds']} 个种子，自由度 {s['df']}，合并残差标准差 "
+            f"{s['resid_sd']:.2f} 个百分点）以 80% 的把握（双侧 5% 水平）能检测到的最小差异约为 **{s['block']:.1f}** "
+            f"个百分点{paired}。比这更小的真实差异，被检测到的把握低于 80%。")
+
+
+def _chance_text(p: float) -> str:
+    return f"万分之 {p * 1e4:.1f}" if p < 0.01 else f" {p:.1%}"
+
+
+def reference_spread_sentence(runs: pd.DataFrame, reference: Arm, experiments: tuple[str, ...]) -> str:
+    """Chinese: the reference's seed sd against the seed sd pooled over ``experiments``' arms, and
+    the chance of a spread that small ("" without at least two reference seeds)."""
+    ref = arm_runs(runs, reference)
+    if len(ref) < 2:
+        return ""
+    _, sd = mean_sd(list(ref["test_top1"]))
+    scope = runs[runs["experiment"].isin(experiments)]
+    groups = {key: list(g["test_top1"]) for key, g in scope.groupby(["experiment", "model", "variant"])}
+    pooled, df = pooled_seed_sd(groups)
+    chance = spread_this_small(sd, len(ref), pooled)
+    return (f"参考 `{reference.model}` 的 {len(ref)} 个种子几乎完全一致：top-1 的标准差只有 {sd:.3f} 个百分点，而这些实验中各模型"
+            f"合并的种子间标准差为 {pooled:.2f} 个百分点（自由度 {df}）。若参考的真实波动也是这么大，{len(ref)} 个种子碰巧一致到"
+            f"这种程度的概率约为{_chance_text(chance)}。按种子配对的 t 只看差值的离散度，于是几乎漏掉了参考自身的波动，区间偏窄；"
+            "区组模型把同一实验所有模型的残差合并起来估计波动，不依赖这一巧合，所以本书以它为主要检验。")

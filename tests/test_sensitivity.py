@@ -1,0 +1,48 @@
+"""The detectable difference and the reference-spread sentence, on fabricated tables and runs."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from cifarlib.report.ablations import Ablation, Arm, ablation_table
+from cifarlib.report.sensitivity import block_summary, detectable_sentence, reference_spread_sentence
+from cifarlib.report.stats import detectable_difference
+
+REF = Arm("main", "resnet20", "default", "resnet20")
+
+
+def _runs() -> pd.DataFrame:
+    values = {"resnet20": [80.0, 80.01, 80.0], "a": [79.0, 79.6, 78.9], "b": [78.0, 78.9, 78.2],
+              "c": [81.0, 80.5, 81.4]}
+    return pd.DataFrame([{"experiment": "main", "model": m, "variant": "default", "seed": s, "test_top1": v}
+                         for m, vs in values.items() for s, v in enumerate(vs)])
+
+
+def _table() -> pd.DataFrame:
+    ablation = Ablation("main", "main", REF, tuple(Arm("main", m, "default", m) for m in "abc"))
+    return ablation_table(_runs(), [], ablation)
+
+
+def test_block_summary_uses_the_pooled_residual() -> None:
+    s = block_summary(_table())
+    assert s["df"] == 6 and s["seeds"] == 3
+    assert s["block"] == pytest.approx(detectable_difference(s["resid_sd"], 3, 6))
+    assert s["paired"] == pytest.approx(detectable_difference(s["resid_sd"], 3, 2)) and s["paired"] > s["block"]
+    text = detectable_sentence(_table(), 4, "主比较")
+    assert f"**{s['block']:.1f}**" in text and "自由度 6" in text and "自由度 2" in text
+
+
+def test_no_block_fit_says_so() -> None:
+    runs = _runs()[lambda r: r["seed"] == 0]
+    ablation = Ablation("main", "main", REF, (Arm("main", "a", "default", "a"),))
+    assert block_summary(ablation_table(runs, [], ablation)) is None
+    assert "无法估计" in detectable_sentence(ablation_table(runs, [], ablation), 10, "主比较")
+
+
+def test_reference_spread_sentence_reports_the_chance() -> None:
+    text = reference_spread_sentence(_runs(), REF, ("main",))
+    assert "0.006" in text and "万分之" in text and "区组模型" in text
+    assert reference_spread_sentence(_runs()[lambda r: r["seed"] == 0], REF, ("main",)) == ""

@@ -1,0 +1,63 @@
+"""Two budgets side by side, on fabricated 4- and 10-epoch records."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cifarlib.report.two_budgets import budgets_sentence, rank_correlation, side_by_side, side_by_side_display
+
+SEED = np.array([0.0, 0.3, -0.2])
+
+
+def _records(shift: dict[str, float], experiments: tuple[str, str], base: float, noise: float = 0.05,
+             convnext_variant: str = "default") -> list[dict]:
+    rng = np.random.default_rng(len(experiments[0]))
+    rows = []
+    for model, d in shift.items():
+        experiment = experiments[0] if model == "resnet20" else experiments[1]
+        variant = convnext_variant if model.startswith("convnext") else "default"
+        rows += [{"experiment": experiment, "model": model, "variant": variant, "seed": s,
+                  "test_top1": base + d + SEED[s] + float(rng.normal(0, noise))} for s in range(3)]
+    return rows
+
+
+FOUR = {"resnet20": 0.0, "eca_resnet20_iso": -0.8, "csp_resnet20_iso": -0.1, "mixer_resnet20_iso": -2.1,
+        "hor_resnet20_iso": -1.2, "convnext_resnet20_iso": -34.0}
+TEN = {"resnet20": 0.0, "eca_resnet20_iso": 0.5, "csp_resnet20_iso": -0.1, "mixer_resnet20_iso": -2.5,
+       "hor_resnet20_iso": -1.0, "convnext_resnet20_iso": -1.5}
+RUNS = pd.DataFrame(_records(FOUR, ("main", "main_iso"), 77.6)
+                    + _records(TEN, ("main_e10", "main_iso_e10"), 83.4, convnext_variant="ls1"))
+
+
+def test_each_graft_at_both_budgets_and_whether_its_call_holds() -> None:
+    table = side_by_side(RUNS).set_index("model")
+    assert table.loc["mixer_resnet20_iso", ["call_4", "call_10"]].tolist() == ["更低", "更低"]
+    assert table.loc["mixer_resnet20_iso", "holds"]
+    assert table.loc["eca_resnet20_iso", ["call_4", "call_10", "holds"]].tolist() == ["更低", "更高", False]
+    assert table.loc["csp_resnet20_iso", "call_10"] == "跨过 0"
+    assert table.loc["convnext_resnet20_iso", "variant_10"] == "ls1"
+    assert table.loc["mixer_resnet20_iso", "diff_10"] == pytest.approx(-2.5, abs=0.2)
+    shown = side_by_side_display(side_by_side(RUNS))
+    assert "convnext_resnet20_iso（10 轮为 ls1）" in list(shown["等参数嫁接"])
+
+
+def test_rank_correlation_with_a_bootstrap_over_seeds() -> None:
+    corr = rank_correlation(RUNS, resamples=300)
+    four = pd.Series(FOUR).rank()
+    ten = pd.Series(TEN).rank()
+    assert corr.rho == pytest.approx(float(np.corrcoef(four[list(corr.arms)], ten[list(corr.arms)])[0, 1]))
+    assert len(corr.arms) == 6 and corr.low <= corr.rho <= corr.high
+    assert rank_correlation(RUNS[RUNS["experiment"].isin(["main", "main_iso"])]) is None
+
+
+def test_sentence_names_what_holds_and_the_convnext_init() -> None:
+    text = budgets_sentence(side_by_side(RUNS), rank_correlation(RUNS, resamples=200))
+    assert "Spearman" in text and "`mixer_resnet20_iso`（更低）" in text
+    assert "`eca_resnet20_iso`（4 轮更低，10 轮更高）" in text and "`ls1`" in text
+    four_only = RUNS[RUNS["experiment"].isin(["main", "main_iso"])]
+    assert budgets_sentence(side_by_side(four_only), None) == "10 轮预算还没有可比较的记录。"
+    assert (side_by_side(four_only)["call_10"] == "无记录").all()
