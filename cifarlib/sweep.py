@@ -115,7 +115,7 @@ def check_preset(preset: str, spec: Any, plan_path: str | os.PathLike) -> None:
         for key in ("experiment", "models"):
             if key not in group:
                 raise ValueError(f"{label} lacks '{key}'")
-        if not isinstance(group["models"], (list, str)):
+        if group["models"] not in MODEL_SELECTORS and not isinstance(group["models"], list):
             raise ValueError(f"{label}: 'models' must be a list of model names and selectors, or one "
                              f"selector ({', '.join(MODEL_SELECTORS)})")
         if not isinstance(group.get("seeds", [0]), list) or not isinstance(group.get("variants") or {}, dict):

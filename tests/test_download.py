@@ -91,9 +91,13 @@ def test_old_records_and_checkpoints_still_match() -> None:
     """Records and checkpoints written when ``download`` defaulted to False are the same run."""
     record = read_record(REPO / "results" / "cifar10-jpeg" / "main" / "resnet20-default-s0.json")
     assert record["config"]["download"] is False
-    config = TrainConfig(**{k: v for k, v in record["config"].items() if k != "download"})
+    # the record predates tta: it was scored without TTA, the value its plan pins (tta: none)
+    config = TrainConfig(**{k: v for k, v in record["config"].items() if k != "download"}, tta="none")
     assert config.download == "auto"
     assert record_differences(record, asdict(config), record["identity"]["data_fingerprint"]) == []
+    flip = TrainConfig(**{**asdict(config), "tta": "flip"})
+    assert record_differences(record, asdict(flip), record["identity"]["data_fingerprint"]) == [
+        "tta: '<absent>' -> 'flip'"]
     old_fingerprint = json.dumps({**json.loads(config_fingerprint(config)), "download": False}, sort_keys=True)
     assert same_config(old_fingerprint, config)
     assert not same_config(json.dumps({**json.loads(old_fingerprint), "lr": 0.5}), config)

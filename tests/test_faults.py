@@ -163,6 +163,7 @@ NON_DEFAULT = dict(
     lr=0.03, momentum=0.8, nesterov=False, weight_decay=1e-4, schedule="cosine", warmup_fraction=0.2,
     label_smoothing=0.05, amp="off", channels_last="off", compile=False, ema_decay=0.9, seed=3,
     device="cpu", sync_bn=True, optimizer="adamw", cutout=8, mixup=0.2, cutmix=1.0, tta="none",
+    eval_precision="fp32", ema_every=2, compile_mode="reduce-overhead", checkpoint_every=2,
 )
 # compile stays False (torch.compile needs a C++ toolchain and minutes) and dataset cifar100 (the
 # generated test data is in its format); data_root is set per test.

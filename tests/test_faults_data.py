@@ -353,7 +353,7 @@ def test_a_full_results_folder_names_the_path_and_a_rerun_writes_the_record(tmp_
     results = tmp_path / "results"
 
     def full_write(self: Path, *args, **kwargs):
-        if str(self).startswith(str(results)):
+        if str(self).startswith(str(results)) and ".json" in self.name:  # the record (the logs beside it fit)
             raise OSError(errno.ENOSPC, "No space left on device")
         return write_text(self, *args, **kwargs)
 
