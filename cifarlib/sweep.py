@@ -305,11 +305,6 @@ class RunsLeftError(RuntimeError):
             "over), or remove the claim file it names")
 
 
-def record_is_done(path: Path, log=print) -> bool:
-    """True when ``path`` is a readable record; a corrupt one is moved aside (run not done)."""
-    return read_or_quarantine(path, log) is not None
-
-
 class RunFailedError(RuntimeError):
     """A training notebook failed; the message has the error and the failed notebook's path."""
 

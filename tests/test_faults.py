@@ -25,9 +25,9 @@ from PIL import Image
 from cifarlib.data import DataError, load_image_folder
 from cifarlib.engine import CheckpointError, DivergenceError, TrainConfig, divergence_bound
 from cifarlib.params import parameter_names, parse_run_parameters
-from cifarlib.results import RecordError, load_runs, read_record
+from cifarlib.results import RecordError, load_runs, read_or_quarantine, read_record
 from cifarlib.runner import RunConflictError, run_training
-from cifarlib.sweep import plan_runs, record_is_done
+from cifarlib.sweep import plan_runs
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -113,7 +113,7 @@ def test_corrupt_record_is_named_and_moved_aside(tmp_path: Path, content: str) -
     path.write_text(content)
     with pytest.raises(RecordError, match=str(path).replace("\\", "\\\\")):
         load_runs(tmp_path / "results")
-    assert not record_is_done(path, log=lambda *_: None)
+    assert read_or_quarantine(path, log=lambda *_: None) is None  # what the sweep reads: not done
     assert not path.exists() and path.with_name(path.name + ".corrupt").exists()
     assert load_runs(tmp_path / "results").empty  # the aside copy is not a record
 

@@ -27,10 +27,10 @@ from cifarlib.data import (GENERATED_MARKER, DataError, NotGeneratedError, is_ge
                            write_generated_cifar100)
 from cifarlib.engine import CheckpointError, TrainConfig
 from cifarlib.params import parse_run_parameters
-from cifarlib.results import RecordError, load_details, load_per_class, load_runs, read_record
+from cifarlib.results import RecordError, load_details, load_per_class, load_runs, read_or_quarantine, read_record
 from cifarlib.paths import TRAIN_NOTEBOOK, DiskFullError
 from cifarlib.runner import dataset_tag, inside_root, run_paths, run_spec, run_training
-from cifarlib.sweep import plan_runs, record_is_done, run_sweep
+from cifarlib.sweep import plan_runs, run_sweep
 from test_faults import quick, write_folder  # the first round's tiny image folders and configs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -136,7 +136,7 @@ def test_a_bad_record_is_refused_on_read_naming_the_file_and_why(tmp_path: Path,
         load_runs(tmp_path / "results")  # the book: refused by name, never a bare KeyError
     assert str(path) in str(err.value) and words in str(err.value)
     logged: list[str] = []
-    assert not record_is_done(path, log=logged.append)  # a sweep: moved aside, its run trained again
+    assert read_or_quarantine(path, log=logged.append) is None  # a sweep: moved aside, its run trained again
     assert path.with_name(path.name + ".corrupt").exists() and str(path.name) in logged[0]
 
 
