@@ -105,12 +105,13 @@ def test_efficiency_chapter_shows_a_model_without_benchmark_rows_as_not_measured
 
 
 def _second_budget(root: Path, shift: float = 5.8) -> Path:
-    """The committed main / main_iso records, and copies of them as the 10-epoch budget's
-    main_e10 / main_iso_e10 (top-1 + ``shift``; ConvNeXt as variant ls1, +40), under ``root``."""
+    """The committed main / main_iso / ablation_layer_scale records (the 4-epoch ConvNeXt headline is
+    the latter's ls1), and copies of main / main_iso as the 10-epoch budget's main_e10 / main_iso_e10
+    (top-1 + ``shift``; ConvNeXt as variant ls1, +40), under ``root``."""
     import json
     import shutil
 
-    for group in ("main", "main_iso"):
+    for group in ("main", "main_iso", "ablation_layer_scale"):
         shutil.copytree(REPO / "results" / "cifar10-jpeg" / group, root / "cifar10-jpeg" / group)
     for source, target in (("main", "main_e10"), ("main_iso", "main_iso_e10")):
         for path in sorted((REPO / "results" / "cifar10-jpeg" / source).glob("*.json")):
@@ -133,7 +134,7 @@ def _second_budget(root: Path, shift: float = 5.8) -> Path:
 def test_results_chapter_shows_both_budgets_side_by_side(tmp_path: Path) -> None:
     text = _run_chapter("results.ipynb", _second_budget(tmp_path / "results"))
     assert "Traceback" not in text
-    assert "10 轮：差 [95% 区间]" in text and "convnext_resnet20_iso（10 轮为 ls1）" in text
+    assert "10 轮：差 [95% 区间]" in text and "convnext_resnet20_iso（ls1）" in text  # gamma0 = 1 at both budgets
     assert "Spearman 相关系数为" in text and "按种子 bootstrap 的 95% 区间" in text
     assert "两个预算下结论相同的有" in text and "`mixer_resnet20_iso`（更低）" in text  # shifted: the same call
     assert "`convnext_resnet20_iso`（4 轮更低，10 轮更高）" in text  # ls1's +40 flips it

@@ -10,6 +10,7 @@ import pytest
 
 from cifarlib.report.comparison_family import (comparison_family, family_counts, family_display, family_headline,
                                         family_sentence, repeats_sentence, study_comparisons)
+from cifarlib.report.ablations import ablation_table, main_ablation
 from cifarlib.models.iso import same_model
 from cifarlib.report.stats import holm_adjust, paired_difference, t_central_mass, t_quantile
 
@@ -72,13 +73,27 @@ RUNS = _runs({
 def test_family_counts_a_repeated_comparison_once() -> None:
     family = comparison_family(study_comparisons(RUNS))
     repeats = family[family["same_as"] != ""]
-    # ECA on/off is main's eca_resnet20 again; eca_resnet20_iso is eca_resnet20 at width 1.0
-    assert sorted(repeats["label"]) == ["eca_resnet20_iso", "开（eca_resnet20）"]
-    assert (repeats["same_as"] == "main（对 resnet20）中的 eca_resnet20").all()
+    # eca_resnet20 is eca_resnet20_iso at width 1.0 (the headline main_iso comes first); ECA on/off
+    # is main's eca_resnet20 again
+    assert sorted(repeats["label"]) == ["eca_resnet20", "开（eca_resnet20）"]
+    assert (repeats["same_as"] == "main_iso（对 resnet20）中的 eca_resnet20_iso").all()
     counts = family_counts(family)
-    assert counts["n"] == 5 and counts["n_ci"] == 4  # csp, eca, ghost_iso, k7 (+ coat without an interval)
-    first = family[(family["label"] == "eca_resnet20")]["holm_p"].iloc[0]
-    assert (repeats["holm_p"] == first).all()
+    assert counts["n"] == 5 and counts["n_ci"] == 4  # eca_iso, ghost_iso, csp, k7 (+ coat without an interval)
+    first = family[family["label"] == "eca_resnet20_iso"].iloc[0]
+    # one comparison, one verdict: the repeats show the headline's analysis and Holm p, not their own
+    for column in ("holm_p", "ci_low", "ci_high", "p_value", "df"):
+        assert (repeats[column] == first[column]).all(), column
+    main_eca = ablation_table(RUNS, [], main_ablation(RUNS, experiment="main", reference_experiment="main"))
+    own = main_eca[main_eca["label"] == "eca_resnet20"].iloc[0]
+    assert own["ci_low"] != first["ci_low"]  # main's own block model pools other arms: a different interval
+
+
+def test_a_repeat_on_other_runs_is_its_own_comparison() -> None:
+    runs = RUNS.copy()
+    runs.loc[(runs["experiment"] == "main") & (runs["model"] == "eca_resnet20"), "test_top1"] += 0.5
+    family = comparison_family(study_comparisons(runs))
+    main_eca = family[family["label"] == "eca_resnet20"].iloc[0]
+    assert main_eca["same_as"] == "" and family_counts(family)["n"] == 6
 
 
 def test_holm_keeps_the_strong_call_and_demotes_the_marginal_one() -> None:
@@ -112,12 +127,12 @@ def test_family_display_says_which_calls_survive() -> None:
     assert shown.loc["csp_resnet20", "校正后"] == "仍显著"
     assert shown.loc["k=7", ["单独看", "校正后"]].tolist() == ["显著更高", "不再显著"]
     assert shown.loc["ghost_resnet20_iso", ["单独看", "方法"]].tolist() == ["跨过 0", "区组模型（自由度 4）"]
-    assert shown.loc["eca_resnet20", ["单独看", "校正后"]].tolist() == ["跨过 0", "不显著"]
+    assert shown.loc["eca_resnet20_iso", ["单独看", "校正后"]].tolist() == ["跨过 0", "不显著"]
     assert shown.loc["coat_resnet20_iso", ["单独看", "p", "校正后"]].tolist() == ["仅 1 对种子", "—", "—"]
-    assert shown.loc["eca_resnet20_iso", "校正后"] == "重复"
+    assert shown.loc["eca_resnet20", "校正后"] == "重复"
     assert repeats_sentence(comparison_family(study_comparisons(RUNS))).startswith(
-        "标为“重复”的行与前面某一行是同一比较（同一模型对同一参考），只计一次："
-        "`main_iso`（对 `resnet20`）中的 `eca_resnet20_iso` 就是 `main`（对 `resnet20`）中的 `eca_resnet20`")
+        "标为“重复”的行与前面某一行是同一比较（同一模型对同一参考、同一批运行），只计一次，区间与校正沿用前一行："
+        "`main`（对 `resnet20`）中的 `eca_resnet20` 就是 `main_iso`（对 `resnet20`）中的 `eca_resnet20_iso`")
 
 
 def test_model_names_are_set_as_code_once_and_whole() -> None:

@@ -271,7 +271,8 @@ def test_study_runs_picks_one_data_set_and_main_ablation_lists_models() -> None:
     ablation = ablations.main_ablation(study, reference="other")
     assert [a.model for a in ablation.arms] == ["base"]
     iso = ablations.main_ablation(study, reference="other", experiment="abl", reference_experiment="main")
-    assert iso.reference.experiment == "main" and [a.variant for a in iso.arms] == ["default"]
+    # abl records base only as v1: the headline takes a model's only variant (as main_iso_e10's ConvNeXt ls1)
+    assert iso.reference.experiment == "main" and [a.variant for a in iso.arms] == ["v1"]
     assert study_plan.study_runs(pd.DataFrame(), planned).empty
 
 

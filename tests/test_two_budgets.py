@@ -29,7 +29,10 @@ FOUR = {"resnet20": 0.0, "eca_resnet20_iso": -0.8, "csp_resnet20_iso": -0.1, "mi
         "hor_resnet20_iso": -1.2, "convnext_resnet20_iso": -34.0}
 TEN = {"resnet20": 0.0, "eca_resnet20_iso": 0.5, "csp_resnet20_iso": -0.1, "mixer_resnet20_iso": -2.5,
        "hor_resnet20_iso": -1.0, "convnext_resnet20_iso": -1.5}
-RUNS = pd.DataFrame(_records(FOUR, ("main", "main_iso"), 77.6)
+# the 4-epoch ConvNeXt headline is ablation_layer_scale's gamma0 = 1 run, not main_iso's paper init
+LAYER_SCALE_1 = [dict(r, experiment="ablation_layer_scale") for r in
+                 _records({"convnext_resnet20_iso": -14.0}, ("main", "main_iso"), 77.6, convnext_variant="ls1")]
+RUNS = pd.DataFrame(_records(FOUR, ("main", "main_iso"), 77.6) + LAYER_SCALE_1
                     + _records(TEN, ("main_e10", "main_iso_e10"), 83.4, convnext_variant="ls1"))
 
 
@@ -39,15 +42,16 @@ def test_each_graft_at_both_budgets_and_whether_its_call_holds() -> None:
     assert table.loc["mixer_resnet20_iso", "holds"]
     assert table.loc["eca_resnet20_iso", ["call_4", "call_10", "holds"]].tolist() == ["更低", "更高", False]
     assert table.loc["csp_resnet20_iso", "call_10"] == "跨过 0"
-    assert table.loc["convnext_resnet20_iso", "variant_10"] == "ls1"
+    assert table.loc["convnext_resnet20_iso", ["variant_4", "variant_10"]].tolist() == ["ls1", "ls1"]
+    assert table.loc["convnext_resnet20_iso", "diff_4"] == pytest.approx(-14.0, abs=0.3)  # not the paper init's -34
     assert table.loc["mixer_resnet20_iso", "diff_10"] == pytest.approx(-2.5, abs=0.2)
     shown = side_by_side_display(side_by_side(RUNS))
-    assert "convnext_resnet20_iso（10 轮为 ls1）" in list(shown["等参数嫁接"])
+    assert "convnext_resnet20_iso（ls1）" in list(shown["等参数嫁接"])
 
 
 def test_rank_correlation_with_a_bootstrap_over_seeds() -> None:
     corr = rank_correlation(RUNS, resamples=300)
-    four = pd.Series(FOUR).rank()
+    four = pd.Series({**FOUR, "convnext_resnet20_iso": -14.0}).rank()
     ten = pd.Series(TEN).rank()
     assert corr.rho == pytest.approx(float(np.corrcoef(four[list(corr.arms)], ten[list(corr.arms)])[0, 1]))
     assert len(corr.arms) == 6 and corr.low <= corr.rho <= corr.high
@@ -57,7 +61,8 @@ def test_rank_correlation_with_a_bootstrap_over_seeds() -> None:
 def test_sentence_names_what_holds_and_the_convnext_init() -> None:
     text = budgets_sentence(side_by_side(RUNS), rank_correlation(RUNS, resamples=200))
     assert "Spearman" in text and "`mixer_resnet20_iso`（更低）" in text
-    assert "`eca_resnet20_iso`（4 轮更低，10 轮更高）" in text and "`ls1`" in text
+    assert "`eca_resnet20_iso`（4 轮更低，10 轮更高）" in text
+    assert "`convnext_resnet20_iso` 在两个预算下都使用层缩放初值 γ₀=1" in text
     four_only = RUNS[RUNS["experiment"].isin(["main", "main_iso"])]
     assert budgets_sentence(side_by_side(four_only), None) == "10 轮预算还没有可比较的记录。"
     assert (side_by_side(four_only)["call_10"] == "无记录").all()

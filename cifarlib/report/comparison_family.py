@@ -27,12 +27,14 @@ from .tables import format_interval
 
 FAMILY_COLUMNS = ["comparison", "label", "pairs", "diff", "ci_low", "ci_high", "p_value", "test", "df",
                   "t_low", "t_high", "t_p", "significant", "verdict", "same_as", "holm_p", "holm_significant"]
-MAIN_EXPERIMENTS = ("main", "main_iso")  # the main comparison's two sets, both against main's resnet20
+# the main comparison's two sets, both against main's resnet20; the iso-parameter set is the headline,
+# so it comes first and a comparison the two sets share is analysed as part of it
+MAIN_EXPERIMENTS = ("main_iso", "main")
 
 
 def study_comparisons(runs: pd.DataFrame, details: Sequence[dict] = ()) -> list[tuple[str, Ablation, pd.DataFrame]]:
-    """Every comparison of the study as ``(name, ablation, ablation_table)``: main's grafts and the
-    iso grafts against main's ``resnet20``, then :data:`cifarlib.report.ablations.STUDY_ABLATIONS` in order.
+    """Every comparison of the study as ``(name, ablation, ablation_table)``: the iso grafts and
+    main's grafts against main's ``resnet20`` (:data:`MAIN_EXPERIMENTS`' order), then :data:`cifarlib.report.ablations.STUDY_ABLATIONS` in order.
     Without ``details`` (per-image correctness) the tables skip the bootstrap view."""
     named = [(f"{experiment}（对 resnet20）", main_ablation(runs, experiment=experiment, reference_experiment="main"))
              for experiment in MAIN_EXPERIMENTS]
@@ -44,31 +46,47 @@ def comparison_family(named_tables: Sequence[tuple[str, Ablation, pd.DataFrame]]
                       alpha: float = 0.05) -> pd.DataFrame:
     """One row per arm of each ``(name, ablation, ablation_table)``, in order.
 
-    ``same_as`` names the earlier comparison a row repeats (the same model and variant against the
-    same reference model and variant, one recipe for the whole study), else "";
-    repeats share the first row's Holm values and are left out of the family's size. ``holm_p``
-    adjusts the primary ``p_value`` (the block model's where the arm has all the reference's seeds,
-    else the paired t's; ``test`` says which); it is NaN for arms without an interval (fewer than
-    2 paired seeds), which are not in the family. ``t_p`` keeps the paired t's p as a second view.
+    ``same_as`` names the earlier comparison a row repeats: the same model and variant against the
+    same reference model and variant, on the same runs (equal seed pairs and mean difference), else "".
+    One comparison gets one verdict: a repeat shows its first occurrence's primary analysis
+    (interval, p, test, df, call) and Holm values and is left out of the family's size; its
+    paired-t columns stay its own. ``holm_p`` adjusts the primary ``p_value`` (the block model's
+    where the arm has all the reference's seeds, else the paired t's; ``test`` says which); it is
+    NaN for arms without an interval (fewer than 2 paired seeds), which are not in the family.
+    ``t_p`` keeps the paired t's p as a second view.
     """
-    rows, first_name = [], {}
+    rows: list[dict] = []
+    distinct: dict[tuple, list[int]] = {}  # comparison key -> row indices of its distinct occurrences
     for name, ablation, table in named_tables:
         ref = ablation.reference
         for _, r in table[table["role"] == "arm"].iterrows():
+            row = {"comparison": name, "label": r["label"], "pairs": int(r["pairs"]), "diff": r["diff"],
+                   **{column: r[column] for column in _PRIMARY}, "t_low": r["t_low"], "t_high": r["t_high"],
+                   "t_p": r["t_p"], "same_as": "", "_first": len(rows)}
+            row["df"], row["significant"] = int(r["df"]), bool(r["significant"])
             key = (same_model(r["model"]), r["variant"], same_model(ref.model), ref.variant)
-            rows.append({"comparison": name, "label": r["label"], "pairs": int(r["pairs"]), "diff": r["diff"],
-                         "ci_low": r["ci_low"], "ci_high": r["ci_high"], "p_value": r["p_value"],
-                         "test": r["test"], "df": int(r["df"]), "t_low": r["t_low"], "t_high": r["t_high"],
-                         "t_p": r["t_p"],
-                         "significant": bool(r["significant"]), "verdict": r["verdict"],
-                         "same_as": first_name.get(key, ""), "_key": key})
-            first_name.setdefault(key, _row_name(name, r["label"]))
-    family = pd.DataFrame(rows, columns=FAMILY_COLUMNS[:-2] + ["_key"])
+            earlier = next((rows[i] for i in distinct.get(key, []) if _same_runs(rows[i], row)), None)
+            if earlier is None:
+                distinct.setdefault(key, []).append(len(rows))
+            else:
+                row.update({column: earlier[column] for column in _PRIMARY},
+                           same_as=_row_name(earlier["comparison"], earlier["label"]), _first=earlier["_first"])
+            rows.append(row)
+    family = pd.DataFrame(rows, columns=FAMILY_COLUMNS[:-2] + ["_first"])
     unique = family[family["same_as"] == ""]
-    adjusted = dict(zip(unique["_key"], holm_adjust(list(unique["p_value"].astype(float)))))
-    family["holm_p"] = family["_key"].map(adjusted).astype(float)
+    adjusted = dict(zip(unique["_first"], holm_adjust(list(unique["p_value"].astype(float)))))
+    family["holm_p"] = family["_first"].map(adjusted).astype(float)
     family["holm_significant"] = family["holm_p"] < alpha
-    return family.drop(columns="_key")
+    return family.drop(columns="_first")
+
+
+# the primary analysis of an arm: what a repeated comparison takes from its first occurrence
+_PRIMARY = ("ci_low", "ci_high", "p_value", "test", "df", "significant", "verdict")
+
+
+def _same_runs(earlier: dict, row: dict) -> bool:
+    """Whether two rows compare the same runs: equal seed pairs and mean difference."""
+    return earlier["pairs"] == row["pairs"] and abs(float(earlier["diff"]) - float(row["diff"])) < 1e-9
 
 
 def _is_han_or_fullwidth(char: str) -> bool:
@@ -188,7 +206,7 @@ def repeats_sentence(family: pd.DataFrame) -> str:
         return ""
     pairs = "；".join(_spaced(_row_name(r["comparison"], r["label"]), f"就是 {r['same_as']}")
                      for _, r in repeats.iterrows())
-    return code_model_names(f"标为“重复”的行与前面某一行是同一比较（同一模型对同一参考），只计一次：{pairs}。")
+    return code_model_names(f"标为“重复”的行与前面某一行是同一比较（同一模型对同一参考、同一批运行），只计一次，区间与校正沿用前一行：{pairs}。")
 
 
 def family_display(family: pd.DataFrame) -> pd.DataFrame:

@@ -91,7 +91,7 @@ def diagnosis_sentence(table: pd.DataFrame, reference: float | None) -> str:
         text += "“" + "”、“".join(diverged["change"]) + "”在第 1 轮就发散（损失为 NaN）。"
     text += "每个改动只有 1 个种子，没有区间，小于一两个百分点的差异不能据此下结论"
     if share < 0.5:
-        text += "；但表中没有哪一种改动补回一半的差距，慢的原因不在其中任何一项。"
+        text += "；在这个 2 轮的小预算上，表中没有哪一种改动单独补回一半的差距。"
     else:
         text += f"；“{best['change']}”补回了大半差距，是最可能的原因。"
     return text

@@ -3,9 +3,9 @@
 
 Each iso graft against resnet20 of its own budget (block model, :func:`ablation_table`); the
 Spearman rank correlation of the arms' mean top-1 between the budgets, with a percentile
-bootstrap over seeds; and which calls hold at both budgets. At 10 epochs the ConvNeXt graft runs
-at layer-scale init 1 (variant ``ls1``, the init the 4-epoch ablation supports); it is paired as
-the ConvNeXt arm of that budget, so its row compares two inits as well as two budgets.
+bootstrap over seeds; and which calls hold at both budgets. Each budget's arms are its headline
+records (:func:`cifarlib.report.headline.headline_arms`): the ConvNeXt graft at layer-scale init 1
+at both budgets (``ablation_layer_scale``'s ``ls1`` at 4 epochs, ``main_iso_e10``'s ``ls1`` at 10).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .ablations import Ablation, Arm, ablation_table
+from .headline import headline_arms, headline_runs
 from .tables import format_interval
 
 BUDGETS = {4: ("main", "main_iso"), 10: ("main_e10", "main_iso_e10")}  # epochs -> (reference, arms) experiment
@@ -24,12 +25,9 @@ REFERENCE = "resnet20"
 
 
 def budget_ablation(runs: pd.DataFrame, epochs: int) -> Ablation:
-    """The iso grafts of ``epochs``' budget (every model and variant recorded) against its resnet20."""
+    """The iso grafts of ``epochs``' budget (their headline records) against its resnet20."""
     ref_exp, arm_exp = BUDGETS[epochs]
-    rows = runs[runs["experiment"] == arm_exp] if len(runs) else runs
-    arms = list(dict.fromkeys(zip(rows["model"], rows["variant"]))) if len(rows) else []
-    return Ablation(arm_exp, arm_exp, Arm(ref_exp, REFERENCE, "default", REFERENCE),
-                    tuple(Arm(arm_exp, m, v, m if v == "default" else f"{m}（{v}）") for m, v in arms))
+    return Ablation(arm_exp, arm_exp, Arm(ref_exp, REFERENCE, "default", REFERENCE), headline_arms(runs, arm_exp))
 
 
 def _call(row: pd.Series) -> str:
@@ -42,14 +40,14 @@ def _call(row: pd.Series) -> str:
 
 def side_by_side(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per iso graft (by model): difference, interval and call at 4 and at 10 epochs, the
-    10-epoch variant, and ``holds`` (the same call with an interval at both budgets)."""
+    variant of each budget's headline record, and ``holds`` (the same call with an interval at both budgets)."""
     tables = {e: ablation_table(runs, [], budget_ablation(runs, e)) for e in BUDGETS}
     arms = {e: t[t["role"] == "arm"].drop_duplicates("model").set_index("model") for e, t in tables.items()}
     rows = []
     for model in arms[4].index:
         r4 = arms[4].loc[model]
         r10 = arms[10].loc[model] if model in arms[10].index else None
-        row = {"model": model, "diff_4": r4["diff"], "low_4": r4["ci_low"], "high_4": r4["ci_high"], "call_4": _call(r4),
+        row = {"model": model, "variant_4": r4["variant"], "diff_4": r4["diff"], "low_4": r4["ci_low"], "high_4": r4["ci_high"], "call_4": _call(r4),
                "variant_10": "" if r10 is None else r10["variant"], "diff_10": math.nan, "low_10": math.nan,
                "high_10": math.nan, "call_10": "无记录"}
         if r10 is not None:
@@ -59,13 +57,23 @@ def side_by_side(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _arm_name(model: str, variant_4: str, variant_10: str) -> str:
+    """A model with its headline variant where it is not the default (once when both budgets agree)."""
+    shown = {v for v in (variant_4, variant_10) if v and v != "default"}
+    if not shown:
+        return model
+    if variant_4 == variant_10 or not variant_10:
+        return f"{model}（{variant_4}）"
+    return f"{model}（4 轮 {variant_4 or '—'}，10 轮 {variant_10}）"
+
+
 def side_by_side_display(table: pd.DataFrame) -> pd.DataFrame:
     """The book's table: Chinese headers, ``+d [lo, hi]`` per budget, whether the call holds."""
     def cell(d: float, lo: float, hi: float) -> str:
         return "—" if pd.isna(d) else f"{d:+.2f} {format_interval(lo, hi)}"
 
     return pd.DataFrame({
-        "等参数嫁接": [m if not v or v == "default" else f"{m}（10 轮为 {v}）" for m, v in zip(table["model"], table["variant_10"])],
+        "等参数嫁接": [_arm_name(*v) for v in zip(table["model"], table["variant_4"], table["variant_10"])],
         "4 轮：差 [95% 区间]": [cell(*v) for v in zip(table["diff_4"], table["low_4"], table["high_4"])],
         "4 轮结论": table["call_4"],
         "10 轮：差 [95% 区间]": [cell(*v) for v in zip(table["diff_10"], table["low_10"], table["high_10"])],
@@ -99,8 +107,8 @@ def rank_correlation(runs: pd.DataFrame, resamples: int = 2000, seed: int = 0,
     and recomputes every mean. None with fewer than three arms at both budgets."""
     tables = {}
     for epochs, (ref_exp, arm_exp) in BUDGETS.items():
-        rows = runs[((runs["experiment"] == ref_exp) & (runs["model"] == REFERENCE) & (runs["variant"] == "default"))
-                    | (runs["experiment"] == arm_exp)]
+        reference = runs[(runs["experiment"] == ref_exp) & (runs["model"] == REFERENCE) & (runs["variant"] == "default")]
+        rows = pd.concat([reference, headline_runs(runs, arm_exp)])
         tables[epochs] = rows.drop_duplicates(["model", "seed"]).pivot(index="model", columns="seed", values="test_top1")
     both = [m for m in tables[4].index if m in tables[10].index]
     if len(both) < 3:
@@ -137,8 +145,7 @@ def budgets_sentence(table: pd.DataFrame, correlation: RankCorrelation | None) -
     if len(changed):
         text += ("结论随预算改变的有：" + "、".join(f"`{m}`（4 轮{a}，10 轮{b}）" for m, a, b
                                           in zip(changed["model"], changed["call_4"], changed["call_10"])) + "。")
-    convnext = table[table["variant_10"] == "ls1"]
+    convnext = table[(table["variant_4"] == "ls1") & (table["variant_10"] == "ls1")]
     if len(convnext):
-        text += (f"`{convnext['model'].iloc[0]}` 在 10 轮预算下使用层缩放初值 γ₀=1（变体 `ls1`），4 轮时是论文的 10⁻⁶："
-                 "它的一行同时换了预算和初值。")
+        text += f"`{convnext['model'].iloc[0]}` 在两个预算下都使用层缩放初值 γ₀=1（变体 `ls1`）。"
     return text
