@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
-def _run_chapter(name: str, results: Path | None) -> str:
+def _execute(name: str, results: Path | None) -> nbformat.NotebookNode:
+    """The chapter executed against ``results`` (the committed records when None)."""
     nb = nbformat.read(REPO / "book" / name, as_version=4)
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
     if results is not None:
@@ -28,6 +29,24 @@ def _run_chapter(name: str, results: Path | None) -> str:
     finally:
         os.environ.clear()
         os.environ.update(old)
+    return nb
+
+
+def _glued(nb: nbformat.NotebookNode, name: str) -> str:
+    """The text of one glued value (myst_nb.glue) of an executed chapter."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("metadata", {}).get("scrapbook", {}).get("name") == name:
+                return "\n".join(str(v) for k, v in out.get("data", {}).items() if k.startswith("application/papermill.record/"))
+    raise KeyError(f"no glued value {name!r}")
+
+
+def _run_chapter(name: str, results: Path | None) -> str:
+    return _chapter_text(_execute(name, results))
+
+
+def _chapter_text(nb: nbformat.NotebookNode) -> str:
+    """Every output of an executed chapter as text (streams, markdown, HTML, glued values)."""
     texts = []
     for cell in nb.cells:
         for out in cell.get("outputs", []):
@@ -78,8 +97,12 @@ def test_study_chapters_with_three_seeds_show_intervals(tmp_path: Path) -> None:
     text = _run_chapter("ablations.ipynb", results)
     assert "95% 配对 t 区间" in text and ">95% 区间</th>" in text and "Traceback" not in text
     assert "按论文（默认）" in text and "3×3 深度卷积" in text  # the ConvNeXt diagnosis table (committed JSON)
-    text = _run_chapter("conclusions.ipynb", results)
+    nb = _execute("conclusions.ipynb", results)
+    text = _chapter_text(nb)
     assert ">95% 区间</th>" in text and "尚未完成的运行" in text
+    # each set's paragraph comes from its own comparison (MAIN_EXPERIMENTS' order is not the page's)
+    # (the fabricated study has main's grafts and no main_iso records)
+    assert "coat_resnet20 比参考" in _glued(nb, "con_main") and "还没有可比较的记录" in _glued(nb, "con_iso")
     assert ">Holm p</th>" in text and "当作一族校正" in text  # the family-wise view of every interval
 
 
