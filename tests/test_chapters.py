@@ -161,6 +161,7 @@ def test_results_chapter_shows_both_budgets_side_by_side(tmp_path: Path) -> None
     assert "Spearman 相关系数为" in text and "按种子 bootstrap 的 95% 区间" in text
     assert "两个预算下结论相同的有" in text and "`mixer_resnet20_iso`（更低）" in text  # shifted: the same call
     assert "`convnext_resnet20_iso`（4 轮更低，10 轮更高）" in text  # ls1's +40 flips it
+    assert "论文的 γ₀=10⁻⁶ 减去 γ₀=1，4 轮时为 -19.87 个百分点" in text  # the committed ablation's arm
 
 
 def test_results_chapter_without_the_second_budget_says_it_is_running(tmp_path: Path) -> None:

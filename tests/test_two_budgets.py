@@ -66,3 +66,19 @@ def test_sentence_names_what_holds_and_the_convnext_init() -> None:
     four_only = RUNS[RUNS["experiment"].isin(["main", "main_iso"])]
     assert budgets_sentence(side_by_side(four_only), None) == "10 轮预算还没有可比较的记录。"
     assert (side_by_side(four_only)["call_10"] == "无记录").all()
+
+
+def test_layer_scale_at_each_budget() -> None:
+    from cifarlib.report.two_budgets import layer_scale_by_budget, layer_scale_sentence
+
+    four_only = layer_scale_by_budget(RUNS)  # paper init -34, gamma0 = 1 -14: about -20 at 4 epochs
+    assert list(four_only["epochs"]) == [4] and four_only["diff"].iloc[0] == pytest.approx(-20.0, abs=0.5)
+    assert four_only["call"].iloc[0] == "更低"
+    assert "尚无记录" in layer_scale_sentence(four_only)
+    paper_e10 = [dict(r, experiment="ablation_layer_scale_e10", variant="default", test_top1=r["test_top1"] - 3.0)
+                 for r in RUNS[(RUNS["experiment"] == "main_iso_e10") & (RUNS["variant"] == "ls1")].to_dict("records")]
+    both = layer_scale_by_budget(pd.concat([RUNS, pd.DataFrame(paper_e10)]))
+    assert list(both["epochs"]) == [4, 10] and both["diff"].iloc[1] == pytest.approx(-3.0)
+    text = layer_scale_sentence(both)
+    assert "4 轮时为 -19.99" in text and "10 轮时为 -3.00" in text and "尚无记录" not in text
+    assert layer_scale_sentence(layer_scale_by_budget(RUNS.iloc[0:0])) == ""

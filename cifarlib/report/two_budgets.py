@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .ablations import Ablation, Arm, ablation_table
+from .ablations import STUDY_ABLATIONS, Ablation, Arm, ablation_table
 from .headline import headline_arms, headline_runs
 from .tables import format_interval
 
@@ -148,4 +148,44 @@ def budgets_sentence(table: pd.DataFrame, correlation: RankCorrelation | None) -
     convnext = table[(table["variant_4"] == "ls1") & (table["variant_10"] == "ls1")]
     if len(convnext):
         text += f"`{convnext['model'].iloc[0]}` 在两个预算下都使用层缩放初值 γ₀=1（变体 `ls1`）。"
+    return text
+
+
+def layer_scale_ablations() -> dict[int, Ablation]:
+    """The ConvNeXt layer-scale ablation at each budget: the paper's gamma0 = 1e-6 against the
+    headline's gamma0 = 1 (4 epochs: :data:`STUDY_ABLATIONS`' ``layer_scale``; 10 epochs:
+    ``ablation_layer_scale_e10`` against ``main_iso_e10``'s ``ls1``)."""
+    four = next(a for a in STUDY_ABLATIONS if a.key == "layer_scale")
+    model, paper = four.reference.model, four.arms[0]
+    ten = Ablation("layer_scale_e10", four.title, Arm(BUDGETS[10][1], model, "ls1", four.reference.label),
+                   (Arm("ablation_layer_scale_e10", model, "default", paper.label),))
+    return {4: four, 10: ten}
+
+
+def layer_scale_by_budget(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per budget with records of both inits: the paper init minus gamma0 = 1, its
+    primary interval (block model of the two arms: the paired t) and the call."""
+    rows = []
+    for epochs, ablation in layer_scale_ablations().items():
+        table = ablation_table(runs, [], ablation)
+        arm = table[table["role"] == "arm"]
+        if arm.empty or pd.isna(arm["diff"].iloc[0]):
+            continue
+        r = arm.iloc[0]
+        rows.append({"epochs": epochs, "pairs": int(r["pairs"]), "diff": r["diff"], "low": r["ci_low"],
+                     "high": r["ci_high"], "call": _call(r)})
+    return pd.DataFrame(rows, columns=["epochs", "pairs", "diff", "low", "high", "call"])
+
+
+def layer_scale_sentence(table: pd.DataFrame) -> str:
+    """Chinese: the paper init against gamma0 = 1 at each budget with records."""
+    if table.empty:
+        return ""
+    parts = [f"{int(r['epochs'])} 轮时为 {r['diff']:+.2f} 个百分点"
+             + (f"（95% 区间 {format_interval(r['low'], r['high'])}，{r['pairs']} 对种子，{r['call']}）"
+                if not pd.isna(r["low"]) else f"（{r['pairs']} 对种子，无区间）")
+             for _, r in table.iterrows()]
+    text = "ConvNeXt 嫁接的层缩放初值：论文的 γ₀=10⁻⁶ 减去 γ₀=1，" + "；".join(parts) + "。"
+    if len(table) == 1 and int(table["epochs"].iloc[0]) == 4:
+        text += "10 轮预算下论文初值的对照（`ablation_layer_scale_e10`）排在 `study_e10` 的最后，尚无记录。"
     return text
