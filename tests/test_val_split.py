@@ -140,6 +140,10 @@ def test_the_record_stores_the_hold_out_beside_the_test_numbers(tmp_path: Path, 
         assert val["views"][name] == pytest.approx(100 * correct.mean())
     (detail,) = load_details(tmp_path / "r")
     assert detail["val"] == val
+    from cifarlib.report.run_page import run_summary
+
+    shown = dict(run_summary(record).values.tolist())
+    assert shown["验证集 top-1"] == f"{val['top1']:.2f}%（从训练集留出的 200 张）"
     # the same config again is the same run: the record is reused, nothing trains
     again = run_training(config, "e", results_dir=tmp_path / "r", checkpoint_dir=tmp_path / "c",
                          progress=False, log=lambda *_: None)
