@@ -86,19 +86,29 @@ def test_without_validation_records_the_test_set_decides_and_says_so() -> None:
     decision = decide(_details(MEASURED, "recipe", "test"))
     assert (decision.split, decision.experiment) == ("test", "recipe")
     text = decision_sentence(decision)
-    assert "`recipe` 预设**测试集**上的 top-1" in text and "`recipe_val` 的验证集记录还没有" in text
+    assert "`recipe` 预设**测试集**上的 top-1" in text and "`recipe_val` 的验证集记录还不齐全，计划的 6 个运行已有 0 个" in text
     assert "Holm 校正覆盖全部 7 个比较" in text
     empty = decide([])
     assert empty.split == "" and decision_sentence(empty).startswith("（") and empty.defaults()["batch_size"] == 128
 
 
+def test_a_validation_sweep_half_way_through_leaves_the_decision_to_the_test_set() -> None:
+    """Records land one by one: until every planned recipe_val run has one, the test set decides."""
+    one = {v: rows[:1] for v, rows in CLEAR.items()}
+    partial = decide(_details(one, "recipe_val", "val") + _details(MEASURED, "recipe", "test"))
+    assert (partial.split, partial.val_runs) == ("test", (2, 6))
+    assert "计划的 6 个运行已有 2 个" in decision_sentence(partial)
+    assert partial.defaults() == decide(_details(MEASURED, "recipe", "test")).defaults()
+
+
 def test_one_shared_seed_decides_nothing_and_a_missing_reference_is_named() -> None:
     one = {v: rows[:1] for v, rows in CLEAR.items()}
-    decision = decide(_details(one, "recipe_val", "val"))
+    decision = decide(_details(one, "recipe_val", "val"), planned={("base", 0), ("bs64", 0)})
+    assert decision.split == "val"
     assert all(math.isnan(p) for p in decision.items["holm_p"]) and set(decision.items["decision"]) == {KEEP}
     assert "不足 2 个" in _item(decision, "bs64")["reason"]
     with pytest.raises(ValueError, match=r"reference cell \('base', 'model'\).*sweep recipe_val"):
-        decide(_details({"bs64": CLEAR["bs64"]}, "recipe_val", "val"))
+        decide(_details({"bs64": CLEAR["bs64"]}, "recipe_val", "val"), planned={("bs64", s) for s in range(3)})
 
 
 def test_the_defaults_follow_the_decision_of_the_committed_records() -> None:

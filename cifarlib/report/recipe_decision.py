@@ -13,8 +13,9 @@ the recipe was chosen.
 positive and its Holm-adjusted p-value is below ``alpha``; otherwise the base recipe's setting stays.
 
 **The split.** The validation top-1 of the ``recipe_val`` experiment (the record's ``val``
-section: a ``val_split`` hold-out of the training images, never trained on) when its records
-exist. Until then the decision comes from the ``recipe`` experiment's test top-1, and says so:
+section: a ``val_split`` hold-out of the training images, never trained on) once every run the
+plan asks of it has a record (a sweep half-way through does not flip the decision on a seed or
+two). Until then the decision comes from the ``recipe`` experiment's test top-1, and says so:
 it was read off the test set.
 """
 
@@ -66,6 +67,7 @@ class RecipeDecision:
     experiment: str
     family: pd.DataFrame
     items: pd.DataFrame
+    val_runs: tuple[int, int] = (0, 0)  # recipe_val's runs with a validation record, and planned
 
     def defaults(self) -> dict[str, Any]:
         """The ``TrainConfig`` value of every item's field that this decision gives."""
@@ -122,17 +124,30 @@ def decide_one(diff: float, holm_p: float, alpha: float = ALPHA) -> tuple[str, s
     return KEEP, f"Holm 校正后不显著（p_Holm = {holm_p:.3f} ≥ {alpha:g}）"
 
 
-def decide(details: list[dict[str, Any]], alpha: float = ALPHA) -> RecipeDecision:
+def planned_val_runs() -> set[tuple[str, int]]:
+    """The (variant, seed) runs ``experiments/plan.yaml`` plans for :data:`VAL_EXPERIMENT`."""
+    from ..sweep import plan_runs
+
+    return {(r.variant, r.seed) for r in plan_runs(VAL_EXPERIMENT) if r.experiment == VAL_EXPERIMENT}
+
+
+def decide(details: list[dict[str, Any]], alpha: float = ALPHA,
+           planned: set[tuple[str, int]] | None = None) -> RecipeDecision:
     """The recipe decision from the records' details (:func:`cifarlib.results.load_details`): on
-    the validation hold-out of :data:`VAL_EXPERIMENT` when it has records, else on the test set
-    of :data:`TEST_EXPERIMENT` (``split == "test"``), else empty (``split == ""``)."""
-    for split, experiment in (("val", VAL_EXPERIMENT), ("test", TEST_EXPERIMENT)):
-        scores = recipe_scores(details, experiment, split)
+    the validation hold-out of :data:`VAL_EXPERIMENT` once it has a record of every ``planned``
+    (variant, seed) run (default: the plan's, :func:`planned_val_runs`), else on the test set of
+    :data:`TEST_EXPERIMENT` (``split == "test"``), else empty (``split == ""``)."""
+    planned = planned_val_runs() if planned is None else planned
+    val = recipe_scores(details, VAL_EXPERIMENT, "val")
+    done = set(zip(val["variant"], val["seed"]))
+    counts = (len(done & planned), len(planned))
+    for split, experiment, scores in (("val", VAL_EXPERIMENT, val if planned and planned <= done else val.iloc[:0]),
+                                      ("test", TEST_EXPERIMENT, recipe_scores(details, TEST_EXPERIMENT, "test"))):
         if not scores.empty:
             family = family_table(scores)
-            return RecipeDecision(split, experiment, family, item_decisions(family, alpha))
+            return RecipeDecision(split, experiment, family, item_decisions(family, alpha), counts)
     family = family_table(pd.DataFrame())
-    return RecipeDecision("", "", family, item_decisions(family, alpha))
+    return RecipeDecision("", "", family, item_decisions(family, alpha), counts)
 
 
 def decision_display(decision: RecipeDecision) -> pd.DataFrame:
@@ -157,8 +172,8 @@ def decision_sentence(decision: RecipeDecision, alpha: float = ALPHA) -> str:
     family = decision.family
     tested = int(family["p"].notna().sum())
     where = (f"`{decision.experiment}` 预设留出的验证集上的 top-1" if decision.split == "val" else
-             f"`{decision.experiment}` 预设**测试集**上的 top-1（`{VAL_EXPERIMENT}` 的验证集记录还没有，"
-             "所以这一决定仍是在测试集上读出的）")
+             f"`{decision.experiment}` 预设**测试集**上的 top-1（`{VAL_EXPERIMENT}` 的验证集记录还不齐全，"
+             f"计划的 {decision.val_runs[1]} 个运行已有 {decision.val_runs[0]} 个，所以这一决定仍是在测试集上读出的）")
     calls = []
     for _, r in decision.items.iterrows():
         verdict = "采纳" if r["decision"] == ADOPT else "不采纳"
