@@ -199,6 +199,8 @@ class TensorDataset:
     std: tuple[float, float, float]
     source: str = ""
     info: dict = field(default_factory=dict)
+    val_x: torch.Tensor | None = None  # the validation hold-out (:meth:`subset` with ``val``), else None
+    val_y: torch.Tensor | None = None
 
     @property
     def num_classes(self) -> int:
@@ -216,28 +218,66 @@ class TensorDataset:
     def image_size(self) -> tuple[int, int]:
         return int(self.train_x.shape[-2]), int(self.train_x.shape[-1])
 
-    def subset(self, train: int | None = None, test: int | None = None, seed: int = 0) -> "TensorDataset":
-        """Class-balanced subsets of ``train``/``test`` images (``None`` or 0: the whole split).
+    def subset(self, train: int | None = None, test: int | None = None, seed: int = 0,
+               val: int = 0) -> "TensorDataset":
+        """Class-balanced subsets of ``train``/``test`` images (``None`` or 0: the whole split),
+        after holding out ``val`` training images as a validation set (0: none).
 
         The training subset depends on ``seed``; the test subset never does (fixed seed
-        :data:`TEST_SUBSET_SEED`), so every seed of a run is evaluated on the same images.
+        :data:`TEST_SUBSET_SEED`), so every seed of a run is evaluated on the same images. The
+        validation hold-out never does either (:func:`validation_indices`, fixed seed
+        :data:`VAL_SPLIT_SEED`): it is taken out of the training split first, the same images for
+        every seed and every arm, and the training subset is drawn from the rest.
         """
-        tx, ty = _balanced_subset(self.train_x, self.train_y, train, self.num_classes, seed)
+        pool_x, pool_y, info = self.train_x, self.train_y, dict(self.info)
+        val_x = val_y = None
+        if val:
+            held = validation_indices(self.train_y, val, self.num_classes)
+            keep = torch.ones(len(self.train_y), dtype=torch.bool)
+            keep[held] = False
+            val_x, val_y = self.train_x[held], self.train_y[held]
+            pool_x, pool_y = self.train_x[keep], self.train_y[keep]
+            info["val_split"] = {"images": val, "per_class": val // self.num_classes, "seed": VAL_SPLIT_SEED,
+                                 "index_sha": hashlib.sha256(held.numpy().tobytes()).hexdigest()[:16]}
+        tx, ty = _balanced_subset(pool_x, pool_y, train, self.num_classes, seed)
         vx, vy = _balanced_subset(self.test_x, self.test_y, test, self.num_classes, TEST_SUBSET_SEED)
-        info = dict(self.info, train_subset=train or None, test_subset=test or None)
-        return TensorDataset(self.name, tx, ty, vx, vy, self.classes, self.mean, self.std, self.source, info)
+        info.update(train_subset=train or None, test_subset=test or None)
+        return TensorDataset(self.name, tx, ty, vx, vy, self.classes, self.mean, self.std, self.source, info,
+                             val_x, val_y)
 
 
 TEST_SUBSET_SEED = 1  # the seed+1 of seed 0: seed-0 records keep their test images
+VAL_SPLIT_SEED = 2  # the validation hold-out's generator: one hold-out for every run seed and arm
 
 
-def _balanced_subset(
-    x: torch.Tensor, y: torch.Tensor, size: int | None, num_classes: int, seed: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    if not size or size >= len(y):
-        return x, y
-    if size < num_classes:
-        raise ValueError(f"subset size {size} is smaller than the number of classes ({num_classes})")
+def validation_indices(y: torch.Tensor, size: int, num_classes: int) -> torch.Tensor:
+    """The sorted indices of the ``val_split`` hold-out: ``size / num_classes`` training images of
+    every class, drawn by a generator seeded with :data:`VAL_SPLIT_SEED` alone (the run's seed
+    plays no part), as :func:`_balanced_subset` draws. ``ValueError`` naming ``val_split`` and the
+    fix when ``size`` is not a positive multiple of the class count, is not below the training
+    split, or would take every training image of a class."""
+    n = len(y)
+    if size <= 0 or size % num_classes:
+        lower = max(num_classes, size - size % num_classes)
+        raise ValueError(f"bad value for val_split: {size}; it must be a positive multiple of the "
+                         f"{num_classes} classes (equal images per class), e.g. {lower} or {lower + num_classes}; "
+                         "0 holds nothing out")
+    if size >= n:
+        raise ValueError(f"bad value for val_split: {size}; it must be smaller than the {n} training images "
+                         "(the rest are trained on): hold out fewer images")
+    per_class = size // num_classes
+    counts = torch.bincount(y, minlength=num_classes)
+    short = [c for c in range(num_classes) if counts[c] <= per_class]
+    if short:
+        raise ValueError(f"bad value for val_split: {size} holds out {per_class} images per class, but class "
+                         f"{short[0]} has only {int(counts[short[0]])} training images (none would be left to "
+                         f"train on): hold out fewer than {int(counts.min()) * num_classes} images")
+    return _balanced_index(y, size, num_classes, VAL_SPLIT_SEED)
+
+
+def _balanced_index(y: torch.Tensor, size: int, num_classes: int, seed: int) -> torch.Tensor:
+    """Sorted indices of ``size`` images, ``size // num_classes`` per class (filled up to ``size``
+    with the first unused images), in the order of a permutation seeded by ``seed``."""
     g = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(y), generator=g)
     per_class = size // num_classes
@@ -250,7 +290,17 @@ def _balanced_subset(
         used = torch.zeros(len(y), dtype=torch.bool)
         used[index] = True
         index = torch.cat([index, order[~used[order]][: size - len(index)]])
-    index = index.sort().values
+    return index.sort().values
+
+
+def _balanced_subset(
+    x: torch.Tensor, y: torch.Tensor, size: int | None, num_classes: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    if not size or size >= len(y):
+        return x, y
+    if size < num_classes:
+        raise ValueError(f"subset size {size} is smaller than the number of classes ({num_classes})")
+    index = _balanced_index(y, size, num_classes, seed)
     return x[index], y[index]
 
 

@@ -68,8 +68,10 @@ class TrainConfig:
     download: bool | str = "auto"  # true | false | auto: fetch CIFAR when missing and online
     train_subset: int = 0  # 0 = the whole training split
     test_subset: int = 0
+    # training images held out as a class-balanced validation set, the same for every seed (data.VAL_SPLIT_SEED)
+    val_split: int = 0  # 0 = none; the record's "val" section scores it as the test set is scored
     epochs: int = 30
-    batch_size: int = 64  # beat 128 at 10 epochs, 3 seeds (results/cifar10-jpeg/recipe/, the setup page)
+    batch_size: int = 128  # 64 did not survive Holm over the recipe family (report.recipe_decision, the setup page)
     eval_batch_size: int = 500
     lr: float = 0.1  # peak learning rate
     optimizer: str = "sgd"  # sgd (momentum, nesterov) | adamw (decoupled weight decay)
@@ -86,6 +88,7 @@ class TrainConfig:
     ema_decay: float = 0.0  # 0 = off; e.g. 0.999 evaluates an EMA of the weights
     ema_every: int = 1  # update the EMA every k optimizer steps (with decay ema_decay**k); 1 = every step
     tta: str = "flip"  # none | flip: average the logits of each test image and its mirror image
+    # (flip survives Holm over the recipe family: report.recipe_decision, the setup page)
     cutout: int = 0  # side of the Cutout square in pixels; 0 = off
     mixup: float = 0.0  # mixup's Beta(alpha, alpha); 0 = off
     cutmix: float = 0.0  # CutMix's Beta(alpha, alpha); 0 = off (with mixup too: one of them per batch)
@@ -132,6 +135,8 @@ class TrainConfig:
             ("eval_precision", self.eval_precision in EVAL_PRECISIONS, f"one of {EVAL_PRECISIONS}"),
             ("train_subset", self.train_subset >= 0, ">= 0 (0 = all)"),
             ("test_subset", self.test_subset >= 0, ">= 0 (0 = all)"),
+            ("val_split", self.val_split >= 0,
+             "an integer >= 0: training images held out for validation, a multiple of the class count (0 = none)"),
         ]
         for name, ok, allowed in checks:
             if not ok:
@@ -638,10 +643,14 @@ def make_loaders(config: TrainConfig, data: TensorDataset, device: torch.device,
     """The training loader (global batches) and this rank's contiguous share of the test set."""
     train_loader = BatchLoader(data.train_x, data.train_y, config.batch_size, data.mean, data.std,
                                train=True, seed=config.seed, device=device, channels_last=channels_last)
-    test_x, test_y = distributed.shard_batch(data.test_x, data.test_y, env)
-    test_loader = BatchLoader(test_x, test_y, config.eval_batch_size, data.mean, data.std,
-                              device=device, channels_last=channels_last)
-    return train_loader, test_loader
+    return train_loader, eval_loader(config, data, data.test_x, data.test_y, device, env, channels_last)
+
+
+def eval_loader(config: TrainConfig, data: TensorDataset, x: torch.Tensor, y: torch.Tensor, device: torch.device,
+                env: distributed.DistEnv, channels_last: bool) -> BatchLoader:
+    """This rank's contiguous share of an evaluation split (the test set or the validation hold-out)."""
+    x, y = distributed.shard_batch(x, y, env)
+    return BatchLoader(x, y, config.eval_batch_size, data.mean, data.std, device=device, channels_last=channels_last)
 
 
 def build_parts(config: TrainConfig, num_classes: int, device: torch.device, env: distributed.DistEnv,
@@ -734,13 +743,21 @@ def train_one_epoch(parts: TrainParts, loader: BatchLoader, epoch: int, warmup_s
 
 
 def data_info(data: TensorDataset) -> dict[str, Any]:
-    """What a record says about the data a run saw."""
+    """What a record says about the data a run saw (with a validation hold-out: its image count and
+    labels' hash, and, from ``data.info``, ``val_split``: its size, generator seed and indices' hash)."""
+    held_out = {} if data.val_y is None else {
+        "val_images": len(data.val_y), "val_labels_sha": labels_sha(data.val_y)}
     return {"name": data.name, "source": data.source, "train_images": len(data.train_y),
             "test_images": len(data.test_y), "num_classes": data.num_classes,
             "image_size": list(data.train_x.shape[-2:]), "channels": int(data.train_x.shape[1]),
             "mean": list(data.mean), "std": list(data.std),
-            "test_labels_sha": hashlib.sha256(data.test_y.numpy().tobytes()).hexdigest()[:16],
+            "test_labels_sha": labels_sha(data.test_y), **held_out,
             **data.info}
+
+
+def labels_sha(labels: torch.Tensor) -> str:
+    """sha256 (16 hex digits) of a split's labels: which images a per-image bit string refers to."""
+    return hashlib.sha256(labels.numpy().tobytes()).hexdigest()[:16]
 
 
 @dataclass
@@ -761,23 +778,44 @@ class TrainResult:
     execution_policy: dict[str, Any]
     data_info: dict[str, Any]
     eval_views: dict[str, float] = field(default_factory=dict)  # see evaluation_views
+    # the validation hold-out (config.val_split > 0), scored every way the test set is: view -> result
+    val_views: dict[str, EvalResult] = field(default_factory=dict)
+
+    @property
+    def val_final(self) -> EvalResult | None:
+        """The validation result of the reported view (the one ``final`` is of); None without a hold-out."""
+        return self.val_views.get(reported_view(self.config["ema_decay"] > 0, self.config["tta"]))
+
+
+def reported_view(ema: bool, tta: str) -> str:
+    """The name of the view a run reports: ``model`` or ``ema``, with ``+flip`` under flip TTA."""
+    name = "ema" if ema else "model"
+    return name if tta == "none" else f"{name}+{tta}"
+
+
+def evaluation_results(parts: TrainParts, eval_model: nn.Module, loader: BatchLoader, num_classes: int,
+                       reported: EvalResult) -> dict[str, EvalResult]:
+    """Every way a finished run can be scored on one split, from the same weights: the trained
+    weights (``model``) and, when the EMA is on, the averaged ones (``ema``), each alone and with
+    flip test-time augmentation (``+flip``). The view the config asks for is ``reported`` and is
+    not evaluated twice. One run thus shows what EMA and TTA add, paired by construction."""
+    weights = {"model": parts.model} if parts.ema is None else {"model": parts.model, "ema": eval_model}
+    chosen = reported_view(parts.ema is not None, parts.config.tta)
+    results: dict[str, EvalResult] = {}
+    for name, model in weights.items():
+        for tta in TTA_MODES:
+            key = reported_view(name == "ema", tta)
+            results[key] = reported if key == chosen else evaluate(
+                model, loader, num_classes, parts.eval_dtype, parts.env, tta)
+    return results
 
 
 def evaluation_views(parts: TrainParts, eval_model: nn.Module, loader: BatchLoader, num_classes: int,
                      reported_top1: float) -> dict[str, float]:
-    """Test top-1 of every way a finished run can be scored, from the same weights: the trained
-    weights (``model``) and, when the EMA is on, the averaged ones (``ema``), each alone and with
-    flip test-time augmentation (``+flip``). The view the config asks for is the reported one and
-    is not evaluated twice. One run thus shows what EMA and TTA add, paired by construction."""
-    weights = {"model": parts.model} if parts.ema is None else {"model": parts.model, "ema": eval_model}
-    reported = ("ema" if parts.ema is not None else "model", parts.config.tta)
-    views: dict[str, float] = {}
-    for name, model in weights.items():
-        for tta in TTA_MODES:
-            key = name if tta == "none" else f"{name}+{tta}"
-            views[key] = reported_top1 if (name, tta) == reported else evaluate(
-                model, loader, num_classes, parts.eval_dtype, parts.env, tta).top1
-    return views
+    """Test top-1 of every view (:func:`evaluation_results`); the reported view's is ``reported_top1``."""
+    reported = EvalResult(loss=math.nan, top1=reported_top1, top5=math.nan, per_class=[], images=0)
+    return {key: result.top1 for key, result in
+            evaluation_results(parts, eval_model, loader, num_classes, reported).items()}
 
 
 def train(
@@ -802,8 +840,8 @@ def train(
     env, device = setup_device(config)
     if data is None:
         data = load_dataset(config.dataset, config.data_root, config.download)
-    data_fingerprint = data.fingerprint  # of the whole data set; the subsets are in the config
-    data = data.subset(config.train_subset, config.test_subset, seed=config.seed)
+    data_fingerprint = data.fingerprint  # of the whole data set; the subsets and hold-out are in the config
+    data = data.subset(config.train_subset, config.test_subset, seed=config.seed, val=config.val_split)
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     saved = None
     if ckpt_path is not None and ckpt_path.exists():
@@ -812,6 +850,8 @@ def train(
     # A resumed run keeps the policy its first epochs ran with, on whatever machine it resumes.
     policy = (saved_policy(saved) if saved is not None else None) or execution_policy(config, data, device, env)
     train_loader, test_loader = make_loaders(config, data, device, env, policy.channels_last)
+    val_loader = None if data.val_y is None else eval_loader(
+        config, data, data.val_x, data.val_y, device, env, policy.channels_last)
     parts = build_parts(config, data.num_classes, device, env, policy, len(train_loader))
     state = restore_checkpoint(saved, parts) if saved is not None else TrainState()
     del saved
@@ -822,10 +862,14 @@ def train(
         stats = train_one_epoch(parts, train_loader, epoch, warmup_steps if epoch == resumed_from else 0,
                                 progress, log_every, desc=f"epoch {epoch + 1}/{config.epochs}")
         state.add(stats)
-        result = evaluate(parts.eval_model(), test_loader, data.num_classes, parts.eval_dtype, env, config.tta)
+        scored = parts.eval_model()
+        result = evaluate(scored, test_loader, data.num_classes, parts.eval_dtype, env, config.tta)
         row = {"epoch": epoch + 1, "train_loss": stats.loss, "train_top1": stats.top1,
                "test_loss": result.loss, "test_top1": result.top1, "test_top5": result.top5,
                "lr": parts.optimizer.param_groups[0]["lr"], "epoch_seconds": stats.seconds}
+        if val_loader is not None:  # only with a hold-out, so other runs' history rows keep their keys
+            held = evaluate(scored, val_loader, data.num_classes, parts.eval_dtype, env, config.tta)
+            row.update(val_loss=held.loss, val_top1=held.top1, val_top5=held.top5)
         if parts.scaler.is_enabled():  # fp16 only, so other runs' history rows keep their keys
             row["skipped_steps"] = stats.skipped_steps
         state.history.append(row)
@@ -844,9 +888,12 @@ def train(
     eval_model = parts.eval_model()
     final = evaluate(eval_model, test_loader, data.num_classes, parts.eval_dtype, env, config.tta)
     views = evaluation_views(parts, eval_model, test_loader, data.num_classes, final.top1)
+    val_views = {} if val_loader is None else evaluation_results(
+        parts, eval_model, val_loader, data.num_classes,
+        evaluate(eval_model, val_loader, data.num_classes, parts.eval_dtype, env, config.tta))
     return TrainResult(
         config=asdict(config), history=state.history, final=final, classes=data.classes, model=eval_model,
         train_images_per_s=state.images_per_s, warmup_seconds=state.warmup_seconds, warmup_steps=warmup_steps,
         execution_policy=policy.as_record(), wall_time_s=state.prior_wall + time.perf_counter() - wall_start,
         device=device_name(device), amp_dtype=dtype_label(parts.amp_dtype), resumed_from_epoch=resumed_from,
-        world_size=env.world_size, data_info=data_info(data), eval_views=views)
+        world_size=env.world_size, data_info=data_info(data), eval_views=views, val_views=val_views)

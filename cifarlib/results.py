@@ -115,6 +115,8 @@ def validate_record(record: dict[str, Any]) -> None:
     bad = [c for c, v in per_class.items() if v is not None and not (_finite(v) and 0 <= v <= 100)]
     if bad:
         raise ValueError(f"per_class_accuracy of {bad[:3]} is not a percentage in [0, 100] (or null)")
+    if "val" in record:
+        validate_val(record["val"])
     dataset, data = record["dataset"], record["data"]
     if data["name"] != dataset:
         raise ValueError(f"the record is filed under dataset {dataset!r} but its data is {data['name']!r}")
@@ -122,6 +124,24 @@ def validate_record(record: dict[str, Any]) -> None:
     if not data["num_classes"] == len(per_class) == expected:
         raise ValueError(f"dataset {dataset!r} has {expected} classes, but the record's data has "
                          f"{data['num_classes']} and its per-class accuracy {len(per_class)}")
+
+
+def validate_val(val: Any) -> None:
+    """The optional ``val`` section (a run with ``val_split``): the hold-out's image count, the
+    reported view's top-1/top-5 and every view's top-1 as finite percentages, and per-image bits."""
+    if not isinstance(val, dict):
+        raise ValueError("section 'val' is not a mapping")
+    lacking = [k for k in ("images", "top1", "top5", "loss", "views", "correct") if k not in val]
+    if lacking:
+        raise ValueError(f"section 'val' lacks {lacking}")
+    if not (isinstance(val["images"], int) and val["images"] > 0):
+        raise ValueError(f"val images is {val['images']!r}, not a positive integer")
+    if not isinstance(val["views"], dict) or not val["views"]:
+        raise ValueError("val views is not a non-empty mapping of view -> top-1")
+    for name, value in {"top1": val["top1"], "top5": val["top5"],
+                        **{f"views[{k!r}]": v for k, v in val["views"].items()}}.items():
+        if not (_finite(value) and 0 <= value <= 100):
+            raise ValueError(f"val {name} is {value!r}, not a finite percentage in [0, 100]")
 
 
 def write_record(record: dict[str, Any], path: str | os.PathLike) -> Path:
@@ -293,7 +313,8 @@ def load_details(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> list[d
     One dict per record with ``dataset``, ``experiment``, ``model``, ``variant``, ``seed``,
     ``classes`` (list or None), ``confusion`` (C x C integer array, rows = true class, or None),
     ``correct`` (boolean array per test image, or None), ``throughput``, ``execution_policy``,
-    ``model_info``, ``device``, ``eval_views`` and ``wall_time_s``. Older records without a field get ``None`` for it.
+    ``model_info``, ``device``, ``eval_views``, ``wall_time_s`` and ``val`` (the record's validation
+    section, runs with ``val_split`` only). Older records without a field get ``None`` for it.
     """
     import numpy as np
 
@@ -307,7 +328,7 @@ def load_details(results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> list[d
             "correct": unpack_bits(r["test_correct"]) if r.get("test_correct") else None,
             "throughput": r["throughput"], "execution_policy": r.get("execution_policy"),
             "model_info": r["model_info"], "device": r["provenance"]["device"],
-            "eval_views": r.get("eval_views"), "wall_time_s": r.get("wall_time_s"),
+            "eval_views": r.get("eval_views"), "wall_time_s": r.get("wall_time_s"), "val": r.get("val"),
             "path": os.path.relpath(path, results_dir),
         }
     return each_record(results_dir, details)

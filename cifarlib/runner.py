@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .data import TensorDataset, dataset_name, load_dataset, portable_spec
+from .data import TensorDataset, dataset_name, load_dataset, portable_spec, validation_indices
 from . import distributed
 from .distributed import is_main_process
 from .engine import IMPLICIT_BEFORE_FIELD, TrainConfig, TrainResult, train
@@ -203,7 +203,26 @@ def build_record(result: TrainResult, config: TrainConfig, experiment: str, vari
     if final.correct is not None and len(final.correct) == final.images:
         record["test_correct"] = {"images": final.images, "bits": pack_bits(final.correct),
                                   "labels_sha": result.data_info.get("test_labels_sha")}
+    if result.val_views:
+        record["val"] = val_section(result)
     return record
+
+
+def val_section(result: TrainResult) -> dict[str, Any]:
+    """The record's ``val`` section: the validation hold-out (``val_split``) scored every way the
+    test set is. ``top1``/``top5``/``loss`` are the reported view's (as ``final`` is for the test
+    set), ``views`` the top-1 of every view (as ``eval_views``), and ``correct`` the per-image bits
+    of the reported view (``bits``) and of every view (``views``), in hold-out order (the sorted
+    training indices of ``data.val_split``), so paired statistics work as on ``test_correct``."""
+    reported = result.val_final
+    assert reported is not None  # val_views always holds the reported view
+    return {
+        "images": reported.images, "top1": reported.top1, "top5": reported.top5, "loss": reported.loss,
+        "views": {name: r.top1 for name, r in result.val_views.items()},
+        "correct": {"images": reported.images, "labels_sha": result.data_info.get("val_labels_sha"),
+                    "bits": pack_bits(reported.correct),
+                    "views": {name: pack_bits(r.correct) for name, r in result.val_views.items()}},
+    }
 
 
 def run_training(
@@ -235,6 +254,8 @@ def run_training(
     create_model(config.model, num_classes=10, **config.model_kwargs)  # fail early on bad switches
     if data is None:
         data = load_dataset(config.dataset, repo_path(config.data_root), config.download)
+    if config.val_split:  # a hold-out the data cannot give fails before anything is written
+        validation_indices(data.train_y, config.val_split, data.num_classes)
     fingerprint = data.fingerprint
     if not overwrite:
         found = existing_record(paths.record, config, fingerprint, log=log)
@@ -270,7 +291,8 @@ def start_logs(record: Path, config: TrainConfig, data: TensorDataset, **run_fie
     config_dict = asdict(config)
     config_dict["dataset"] = portable_spec(config.dataset)
     config_dict["data_root"] = portable_path(repo_path(config.data_root))
-    train_images = min(config.train_subset or len(data.train_y), len(data.train_y))
+    available = len(data.train_y) - config.val_split  # the hold-out is never trained on
+    train_images = min(config.train_subset or available, available)
     logger = RunLogger(record, bool(run_fields.get("tensorboard")), epoch_images(train_images, config.batch_size))
     logger.start(run_args(config_dict, **run_fields))
     return logger

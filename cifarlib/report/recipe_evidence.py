@@ -4,8 +4,11 @@ Each run of the ``recipe`` experiment tracks a weight EMA and scores its test se
 (``eval_views`` in the record: the trained weights or the EMA, each with and without flip
 test-time augmentation). A training change is a *variant* (its own runs); EMA and TTA are *views*
 of the same runs. Every (variant, view) cell is compared with the reference cell (the base recipe
-scored plainly) as a difference paired by seed, with the study's Student-t interval, and a change
-is kept only when that interval excludes zero (:func:`cifarlib.report.stats.significant`).
+scored plainly) as a difference paired by seed, with the study's Student-t interval; the table's
+"significant" is that one interval's call (:func:`cifarlib.report.stats.significant`). Which
+change becomes a default is decided over the whole family, under Holm, in
+:mod:`cifarlib.report.recipe_decision`. Scores come from the test set (``eval_views``) or, for
+runs with a ``val_split`` hold-out, from the validation set (the record's ``val`` views).
 """
 
 from __future__ import annotations
@@ -20,12 +23,22 @@ VIEW_LABELS = {"model": "训练权重", "model+flip": "训练权重 + 翻转 TTA
                "ema": "EMA 权重", "ema+flip": "EMA 权重 + 翻转 TTA"}
 
 
-def recipe_scores(details: list[dict[str, Any]], experiment: str = "recipe") -> pd.DataFrame:
-    """One row per (variant, seed, view): the test top-1 of that view, and the run's wall time."""
+SPLITS = ("test", "val")  # the test set (``eval_views``) or the validation hold-out (``val``'s views)
+
+
+def recipe_scores(details: list[dict[str, Any]], experiment: str = "recipe", split: str = "test") -> pd.DataFrame:
+    """One row per (variant, seed, view): the top-1 of that view on ``split`` (the test set, or
+    the ``val_split`` hold-out of runs that have one), and the run's wall time."""
+    if split not in SPLITS:
+        raise ValueError(f"recipe_scores: split {split!r} is not one of {SPLITS}")
+
+    def views(d: dict[str, Any]) -> dict[str, float]:
+        return (d.get("eval_views") if split == "test" else (d.get("val") or {}).get("views")) or {}
+
     rows = [{"variant": d["variant"], "seed": d["seed"], "view": view, "top1": top1,
              "wall_time_s": d.get("wall_time_s")}
             for d in details if d["experiment"] == experiment
-            for view, top1 in (d.get("eval_views") or {}).items()]
+            for view, top1 in views(d).items()]
     return pd.DataFrame(rows, columns=["variant", "seed", "view", "top1", "wall_time_s"])
 
 

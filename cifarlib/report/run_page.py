@@ -28,6 +28,8 @@ def run_summary(record: dict[str, Any]) -> pd.DataFrame:
         ("训练图像", f"{int(data['train_images'])} 张"), ("测试图像", f"{int(data['test_images'])} 张"),
         ("轮数", str(int(config["epochs"]))), ("随机种子", str(int(config["seed"]))),
         ("测试集 top-1", f"{final['test_top1']:.2f}%"), ("测试集 top-5", f"{final['test_top5']:.2f}%"),
+        *([("验证集 top-1", f"{record['val']['top1']:.2f}%（从训练集留出的 {int(record['val']['images'])} 张）")]
+          if record.get("val") else []),
         ("参数量", f"{record['model_info']['params'] / 1e6:.3f} 百万"),
         ("前向计算量", f"{record['model_info']['flops'] / 1e9:.3f} GFLOPs"),
         ("训练吞吐", f"{record['throughput']['train_images_per_s']:.0f} 图/秒"),
