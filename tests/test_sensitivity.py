@@ -46,3 +46,23 @@ def test_reference_spread_sentence_reports_the_chance() -> None:
     text = reference_spread_sentence(_runs(), REF, ("main",))
     assert "0.006" in text and "万分之" in text and "区组模型" in text
     assert reference_spread_sentence(_runs()[lambda r: r["seed"] == 0], REF, ("main",)) == ""
+
+
+def test_pooling_sentence_names_the_arm_that_dominates_the_residual() -> None:
+    import pandas as pd
+
+    from cifarlib.report.ablations import Ablation, Arm
+    from cifarlib.report.sensitivity import pooling_sentence
+    from cifarlib.report.stats import residual_shares
+
+    quiet = {"ref": {0: 70.0, 1: 70.1, 2: 69.9}, "a": {0: 71.0, 1: 71.2, 2: 70.9}, "b": {0: 69.0, 1: 69.05, 2: 68.9}}
+    noisy = {**quiet, "c": {0: 60.0, 1: 62.5, 2: 58.0}}
+    shares = residual_shares(noisy, "ref")
+    assert sum(shares.values()) == pytest.approx(1.0) and max(shares, key=shares.get) == "c"
+    rows = [{"experiment": "e", "model": m, "variant": "default", "seed": s, "test_top1": v}
+            for m, seeds in noisy.items() for s, v in seeds.items()]
+    ablation = Ablation("e", "e", Arm("e", "ref", "default", "ref"), tuple(Arm("e", m, "default", m) for m in "abc"))
+    text = pooling_sentence(pd.DataFrame(rows), ablation)
+    assert "`c` 一个就占了残差平方和的" in text and "去掉它则为" in text
+    calm = Ablation("e", "e", ablation.reference, ablation.arms[:2])
+    assert pooling_sentence(pd.DataFrame(rows), calm) == ""  # no arm dominates: nothing to say

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .ablations import BLOCK, arm_runs, Arm
-from .stats import detectable_difference, mean_sd, pooled_seed_sd, spread_this_small
+from .ablations import BLOCK, Ablation, arm_runs, Arm
+from .stats import block_model, detectable_difference, mean_sd, pooled_seed_sd, residual_shares, spread_this_small
 
 
 def block_summary(table: pd.DataFrame) -> dict[str, float] | None:
@@ -59,3 +59,23 @@ def reference_spread_sentence(runs: pd.DataFrame, reference: Arm, experiments: t
             f"合并的种子间标准差为 {pooled:.2f} 个百分点（自由度 {df}）。若参考的真实波动也是这么大，{len(ref)} 个种子碰巧一致到"
             f"这种程度的概率约为{_chance_text(chance)}。按种子配对的 t 只看差值的离散度，于是几乎漏掉了参考自身的波动，区间偏窄；"
             "区组模型把同一实验所有模型的残差合并起来估计波动，不依赖这一巧合，所以本书以它为主要检验。")
+
+
+def pooling_sentence(runs: pd.DataFrame, ablation: Ablation) -> str:
+    """Chinese: whether one arm dominates the block model's pooled residual of ``ablation``, and the
+    pooled sd with and without it ("" when no arm holds more than twice its equal share)."""
+    arms = {arm.label: dict(zip(g["seed"].astype(int), g["test_top1"]))
+            for arm in (ablation.reference, *ablation.arms) if not (g := arm_runs(runs, arm)).empty}
+    shares = residual_shares(arms, ablation.reference.label)
+    if len(shares) < 3:
+        return ""
+    top, share = max(shares.items(), key=lambda kv: kv[1])
+    if share <= 2 / len(shares):
+        return ""
+    full = block_model(arms, ablation.reference.label)
+    rest = block_model({k: v for k, v in arms.items() if k != top}, ablation.reference.label)
+    if full is None or rest is None:
+        return ""
+    return (f"合并残差假设各模型的种子波动相同。{len(shares)} 个模型中，`{top}` 一个就占了残差平方和的 {share:.0%}"
+            f"（平均每个模型约 {1 / len(shares):.0%}）：它的种子波动明显大于其他模型。合并残差标准差因此为 "
+            f"{full.residual_sd:.2f} 个百分点，去掉它则为 {rest.residual_sd:.2f}；对其他模型来说，区组模型的区间因此偏宽、偏保守。")

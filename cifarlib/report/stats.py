@@ -210,6 +210,22 @@ def block_model(arms: Mapping[str, Mapping[int, float]], reference: str,
     return BlockFit(intervals, sigma, df, seeds)
 
 
+def residual_shares(arms: Mapping[str, Mapping[int, float]], reference: str) -> dict[str, float]:
+    """Each arm's share of :func:`block_model`'s residual sum of squares (arms with every seed of
+    the reference; shares sum to 1). Equal shares are what pooling assumes; one arm holding most of
+    it means its seeds scatter more than the others' and the pooled sd overstates theirs. Empty when
+    the model cannot be fitted."""
+    seeds = tuple(sorted(arms.get(reference, {})))
+    names = [reference] + [a for a in arms if a != reference and set(seeds) <= set(arms[a])]
+    if len(seeds) < 2 or len(names) < 2:
+        return {}
+    y = np.array([[arms[a][s] for s in seeds] for a in names], dtype=float)
+    resid = y - y.mean(axis=1, keepdims=True) - y.mean(axis=0, keepdims=True) + y.mean()
+    per_arm = (resid ** 2).sum(axis=1)
+    total = float(per_arm.sum())
+    return {} if total == 0 else {name: float(v) / total for name, v in zip(names, per_arm)}
+
+
 def detectable_difference(residual_sd: float, seeds: int, df: int, alpha: float = 0.05,
                           power: float = 0.8) -> float:
     """The smallest true difference (points) a two-sided level-``alpha`` test of two arms finds
