@@ -181,9 +181,9 @@ def test_design_table_parameters_are_the_main_records(build: dict, html: Path) -
     runs = study_plan.study_runs(load_runs(build["repo"] / "results"), study_plan.planned_runs("study"))
     main = runs[runs["experiment"].isin(["main", "main_iso"]) & (runs["variant"] == "default")]
     params = main.groupby("model")["params_m"].first()
-    rows = _html_table_with((html / "conclusions.html").read_text(), "原设计参数 (M)")
+    rows = _html_table_with((html / "conclusions.html").read_text(), "原设计参数（百万）")
     assert rows, "the design-vs-capacity table has no rows"
     for row in rows:
         model = row["嫁接"]
-        assert row["原设计参数 (M)"] == f"{params[model]:.3f}", model
-        assert row["等参数版参数 (M)"] == f"{params[model + '_iso']:.3f}", model
+        assert row["原设计参数（百万）"] == f"{params[model]:.3f}", model
+        assert row["等参数版参数（百万）"] == f"{params[model + '_iso']:.3f}", model

@@ -68,7 +68,7 @@ def test_result_figures_render() -> None:
                          "test_top1": [50.0, 52.0, 55.0], "params_m": [0.27, 0.27, 0.28]})
     fig = accuracy_vs_cost(runs, "params_m")
     _render_without_warnings(fig)
-    assert fig.axes[0].get_xlabel() == "参数量 (M)"
+    assert fig.axes[0].get_xlabel() == "参数量（百万）"
 
 
 def _crowded_runs() -> pd.DataFrame:

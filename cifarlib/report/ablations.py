@@ -158,8 +158,8 @@ def ablation_table(runs: pd.DataFrame, details: list[dict], ablation: Ablation,
 
 
 ABLATION_HEADERS = {
-    "label": "设置", "seeds": "种子数", "top1": "top-1 均值 (%)", "top1_sd": "种子间标准差",
-    "diff": "差 (点)", "ci": "95% 区间", "test": "方法", "paired_ci": "95% 配对 t 区间",
+    "label": "设置", "seeds": "种子数", "top1": "top-1 均值（%）", "top1_sd": "种子间标准差",
+    "diff": "差（百分点）", "ci": "95% 区间", "test": "方法", "paired_ci": "95% 配对 t 区间",
     "boot_ci": "95% bootstrap 区间",
     "verdict": "结论",
 }
