@@ -192,12 +192,21 @@ def on_env_get_updated(app: Sphinx, env: BuildEnvironment) -> list[str]:
     return []
 
 
-def _docname_of(node: nodes.Node, default: str) -> str:
-    while node is not None:
-        if isinstance(node, addnodes.start_of_file):
-            return node["docname"]
-        node = node.parent
-    return default
+def latex_items(tree: nodes.Element, docname: str) -> Iterator[tuple[str, nodes.Element, nodes.Element, str]]:
+    """The numbered items of the LaTeX build's one tree as (kind, node, parent, page), in reading
+    order. Walked from the top, not up through ``.parent``: sphinx-jupyterbook-latex rebuilds
+    nodes around the pages without updating their children's parent links. A page starts at its
+    ``start_of_file`` node or at a section Sphinx marked with its ``docname``."""
+    for child in list(tree.children):
+        if not isinstance(child, nodes.Element):
+            continue
+        page = docname
+        if isinstance(child, addnodes.start_of_file) or (isinstance(child, nodes.section) and child.get("docname")):
+            page = child["docname"]
+        kind = caption_kind(child)
+        if kind is not None:
+            yield kind, child, tree, page
+        yield from latex_items(child, page)
 
 
 def on_doctree_resolved(app: Sphinx, doctree: nodes.document, docname: str) -> None:
@@ -207,13 +216,13 @@ def on_doctree_resolved(app: Sphinx, doctree: nodes.document, docname: str) -> N
     if app.builder.format == "latex":
         chapters, _ = _numbers(env)
         counter = Counter()
-        for kind, node in list(caption_items(doctree)):
-            number = counter.next(chapters.get(_docname_of(node, docname), 0), kind)
+        for kind, node, parent, page in list(latex_items(doctree, docname)):
+            number = counter.next(chapters.get(page, 0), kind)
             if isinstance(node, nodes.paragraph):
                 set_caption_paragraph(node, kind, number, html=False)
             else:
                 command = r"\renewcommand{\the%s}{%s}" % (kind, ".".join(map(str, number)))
-                node.parent.insert(node.parent.index(node), nodes.raw("", command + "\n", format="latex"))
+                parent.insert(parent.children.index(node), nodes.raw("", command + "\n", format="latex"))
         return
     if app.builder.format != "html":
         return
