@@ -91,6 +91,27 @@ def test_the_appendix_has_a_table_per_experiment_instead_of_the_run_pages(book_b
     assert not printed, f"run pages printed in the PDF: {printed[:5]}"
 
 
+def test_figure_and_table_numbers_are_the_html_ones(book_build: dict, text: str) -> None:
+    """Every 图/表 N.M of the HTML pages (run pages aside) captions the same item in the PDF, and
+    the appendix adds 表 N.1, N.2, ... for its experiments (N: the run chapter's number)."""
+    html = book_build["html"]
+    in_html = set()
+    for page in html.rglob("*.html"):
+        if not page.relative_to(html).as_posix().startswith("runs/"):
+            in_html |= set(re.findall(r'<span class="caption-number">([图表] \d+\.\d+) </span>', page.read_text(encoding="utf-8")))
+    captions = "\n".join(line for line in text.splitlines() if "接上页" not in line)  # not a long table's "continued"
+    in_pdf = [f"{kind} {number}" for kind, number in re.findall(r"^([图表]) ?(\d+\.\d+)", captions, re.M)]
+    assert len(in_html) > 60
+    missing = sorted(in_html - set(in_pdf))
+    assert not missing, f"numbered in the HTML but not in the PDF: {missing[:10]}"
+    assert len(in_pdf) == len(set(in_pdf)), "a number twice in the PDF"
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
+    chapters = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    runs_chapter = chapters.index("runs/index") + 1
+    appendix = [label for label in in_pdf if label.startswith(f"表 {runs_chapter}.")]
+    assert appendix == [f"表 {runs_chapter}.{i}" for i in range(1, len(appendix) + 1)] and len(appendix) >= 5
+
+
 def test_no_missing_characters_in_the_latex_log(book_build: dict) -> None:
     log = (book_build["latex"] / "book.log").read_text(encoding="utf-8", errors="replace")
     missing = re.findall(r"Missing character: There is no (.{1,40})", log)
