@@ -134,3 +134,10 @@ def test_launch_counts_leave_views_out_and_rank_the_grafts_above_the_backbone() 
     graft = count_launches(create_model("lsk_resnet20", num_classes=10))
     assert 0 < base["eval_step"] < base["train_step"] < graft["train_step"]
     assert count_launches(create_model("resnet20", num_classes=10), batch_size=8) == base  # batch-independent
+
+
+def test_a_difference_axis_never_nests_brackets() -> None:
+    from cifarlib.report.plots import difference_label
+
+    assert difference_label("resnet20") == "与参考（resnet20）的 top-1 之差（百分点，95% 区间）"
+    assert difference_label("关（resnet20）") == "与参考“关（resnet20）”的 top-1 之差（百分点，95% 区间）"

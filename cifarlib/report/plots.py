@@ -112,6 +112,13 @@ def _box_label(label: str) -> tuple[str, float]:
     return "\n".join(lines), min(8.5, 9.5 * BOX_CHARS / widest)
 
 
+def difference_label(reference: str) -> str:
+    """The axis label of a difference plot: "与参考（resnet20）的 top-1 之差（…）"; a reference whose
+    label has brackets of its own ("关（resnet20）") is quoted instead, so brackets never nest."""
+    named = f"“{reference}”" if "（" in reference else f"（{reference}）"
+    return f"与参考{named}的 top-1 之差（百分点，95% 区间）"
+
+
 def block_diagram(
     steps: Sequence[str], title: str, skip: tuple[int, int] | None = None,
     skip_label: str = "恒等/投影捷径",
@@ -303,7 +310,7 @@ def ablation_interval_plot(table: pd.DataFrame, reference: str) -> Figure:
     ax.axvline(0.0, color="black", linestyle="--", linewidth=1)
     ax.set_yticks(range(len(rows)), [f"{l}（{int(p)} 对）" for l, p in zip(rows["label"], rows["pairs"])])
     ax.set_ylim(-0.8, len(rows) - 0.4)
-    ax.set_xlabel(f"与参考（{reference}）的 top-1 之差（百分点，95% 区间）")
+    ax.set_xlabel(difference_label(reference))
     ax.ticklabel_format(axis="x", useOffset=False, style="plain")
     if len(rows) and (rows["ci_low"].notna().any() or rows["boot_low"].notna().any()):
         ax.legend(fontsize=LEGEND_PT, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
