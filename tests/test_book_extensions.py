@@ -322,3 +322,12 @@ def test_the_latex_tree_numbers_by_chapter_and_sets_latex_counters() -> None:
 def test_only_the_archived_run_pages_leave_the_pdf() -> None:
     assert run_appendix.is_run_page("runs/cifar10-jpeg/main/resnet20-default-s0")
     assert not run_appendix.is_run_page("runs/index") and not run_appendix.is_run_page("results")
+
+
+def test_a_chapter_title_is_labelled_with_its_number_once() -> None:
+    document = nodes.section()
+    document += nodes.title(text="主要结果")
+    numbering.label_chapter(document, 3)
+    numbering.label_chapter(document, 3)
+    assert document[0].astext() == "第 3 章主要结果"
+    assert "chapter-number" in document[0][0]["classes"]

@@ -10,6 +10,7 @@ What is numbered, in each page's order:
 
 * a figure with a caption (``glue:figure``, a ``figure`` directive, a notebook figure's metadata)
   and a table with a title;
+* (HTML) a chapter page's title gets "第 N 章" before it, as in the PDF;
 * a caption paragraph, how notebooks and Markdown pages caption an output or a pipe table:
   ``**图**　text`` (after a figure) or ``**表**　text`` (before a table): a bold 图/表 alone, then
   the text. In HTML it is set like Sphinx's figure captions (``caption-number`` and
@@ -209,6 +210,15 @@ def latex_items(tree: nodes.Element, docname: str) -> Iterator[tuple[str, nodes.
         yield from latex_items(child, page)
 
 
+def label_chapter(doctree: nodes.document, chapter: int) -> None:
+    """HTML: "第 N 章" before a chapter page's title, as the PDF heads it, so that 图 N.M can be
+    traced to its chapter (a span, styled apart in ``_static/tables.css``: no space in the text)."""
+    title = next(iter(doctree.findall(nodes.title)), None)
+    if title is not None and not any("chapter-number" in c.get("classes", []) for c in title.children
+                                     if isinstance(c, nodes.Element)):
+        title.insert(0, nodes.inline("", f"第 {chapter} 章", classes=["chapter-number"]))
+
+
 def on_doctree_resolved(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     """HTML: number the caption paragraphs of ``docname``. LaTeX (the whole book as one tree):
     set each figure's and table's number explicitly and number the caption paragraphs."""
@@ -226,7 +236,9 @@ def on_doctree_resolved(app: Sphinx, doctree: nodes.document, docname: str) -> N
         return
     if app.builder.format != "html":
         return
-    _, numbers = _numbers(env)
+    chapters, numbers = _numbers(env)
+    if docname in env.toctree_includes.get(env.config.root_doc, []):
+        label_chapter(doctree, chapters[docname])
     items = list(caption_items(doctree))
     expected = numbers.get(docname, [])
     if len(items) != len(expected):
