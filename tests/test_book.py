@@ -181,9 +181,52 @@ def test_design_table_parameters_are_the_main_records(build: dict, html: Path) -
     runs = study_plan.study_runs(load_runs(build["repo"] / "results"), study_plan.planned_runs("study"))
     main = runs[runs["experiment"].isin(["main", "main_iso"]) & (runs["variant"] == "default")]
     params = main.groupby("model")["params_m"].first()
-    rows = _html_table_with((html / "conclusions.html").read_text(), "原设计参数 (M)")
+    rows = _html_table_with((html / "conclusions.html").read_text(), "原设计参数（百万）")
     assert rows, "the design-vs-capacity table has no rows"
     for row in rows:
         model = row["嫁接"]
-        assert row["原设计参数 (M)"] == f"{params[model]:.3f}", model
-        assert row["等参数版参数 (M)"] == f"{params[model + '_iso']:.3f}", model
+        assert row["原设计参数（百万）"] == f"{params[model]:.3f}", model
+        assert row["等参数版参数（百万）"] == f"{params[model + '_iso']:.3f}", model
+
+
+def _chapter_pages(html: Path) -> list[list[str]]:
+    """The toc's chapters in order, each as its pages (the chapter's own first, then its sections,
+    globs expanded), as paths of built HTML files relative to ``html``."""
+    import yaml
+
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
+
+    def pages(entry: dict) -> list[str]:
+        out = [entry["file"]] if "file" in entry else []
+        if "glob" in entry:
+            out += sorted(str(p.relative_to(html).with_suffix("")) for p in html.glob(entry["glob"] + ".html"))
+        for section in entry.get("sections", []):
+            out += pages(section)
+        return out
+
+    return [pages(chapter) for part in toc["parts"] for chapter in part["chapters"]]
+
+
+def test_figures_and_tables_are_numbered_per_chapter_in_order(html: Path) -> None:
+    """Every caption number in the HTML is 图/表 N.M with N the chapter's place in the toc (as the
+    PDF numbers chapters) and M counting 1, 2, ... through the chapter's pages in reading order:
+    unique across the book, no page restarting at 1, no number left over from a notebook."""
+    number = re.compile(r'<span class="caption-number">([图表]) (\d+)\.(\d+) </span>')
+    seen: dict[str, int] = {}
+    counted = 0
+    for chapter, pages in enumerate(_chapter_pages(html), start=1):
+        next_number = {"图": 1, "表": 1}
+        for name in pages:
+            text = (html / f"{name}.html").read_text(encoding="utf-8")
+            assert not re.search(r"<strong>[图表]\s*\d*</strong>", text), f"{name}: an unnumbered or self-numbered caption"
+            for kind, n, m in number.findall(text):
+                label = f"{kind} {n}.{m}"
+                assert int(n) == chapter, f"{name}: {label} in chapter {chapter}"
+                assert int(m) == next_number[kind], f"{name}: {label} where {kind} {chapter}.{next_number[kind]} was due"
+                assert label not in seen, f"{label} twice"
+                seen[label] = chapter
+                next_number[kind] += 1
+                counted += 1
+    assert counted >= 60, f"only {counted} numbered figures and tables"
+    chapters_with_both = {c for c in seen.values() if f"图 {c}.1" in seen and f"表 {c}.1" in seen}
+    assert len(chapters_with_both) >= 4  # methods, results, efficiency, per-class at least

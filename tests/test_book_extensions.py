@@ -30,6 +30,8 @@ cjk_search = _ext("cjk_search")
 latex_tables = _ext("latex_tables")
 pdf_download = _ext("pdf_download")
 shipped_title = _ext("shipped_title")
+numbering = _ext("numbering")
+run_appendix = _ext("run_appendix")
 
 
 # --------------------------------------------------------------------------- search
@@ -223,3 +225,109 @@ def test_the_latex_document_drops_what_fights_xecjk_and_sets_chinese_headings() 
     assert config.latex_theme == "manual" and config.latex_elements["fncychap"] == ""
     assert "ucharclasses" not in preamble and "captionsenglish" not in preamble and "unicode-math" in preamble
     assert "\\newenvironment{sphinxVerbatimOutput}" in preamble and "\\def\\@chappos{章}" in preamble
+
+
+# --------------------------------------------------------------------------- numbering
+
+
+def _caption(label: str, text: str) -> nodes.paragraph:
+    paragraph = nodes.paragraph()
+    paragraph += [nodes.Text(""), nodes.strong(text=label), nodes.Text("\u3000" + text)]
+    return paragraph
+
+
+def test_chapters_are_the_root_entries_across_parts_and_sections_share_them() -> None:
+    includes = {"intro": ["methods/index", "setup", "results", "runs/index"],
+                "methods/index": ["methods/eca", "methods/cspnet"], "runs/index": ["runs/a/b/c"]}
+    chapters = numbering.chapter_numbers("intro", includes)
+    assert chapters == {"intro": 0, "methods/index": 1, "methods/eca": 1, "methods/cspnet": 1, "setup": 2,
+                        "results": 3, "runs/index": 4, "runs/a/b/c": 4}
+    order = numbering.reading_order("intro", includes)
+    assert order == ["intro", "methods/index", "methods/eca", "methods/cspnet", "setup", "results",
+                     "runs/index", "runs/a/b/c"]
+    items = {"methods/index": [("table", "")], "methods/eca": [("figure", ""), ("table", "t")],
+             "methods/cspnet": [("figure", "f")], "results": [("figure", ""), ("figure", ""), ("table", "")]}
+    numbers = numbering.assign_numbers(order, chapters, items)
+    # a chapter's figures and tables count on across its sections, and restart in the next chapter
+    assert numbers["methods/eca"] == [(1, 1), (1, 2)] and numbers["methods/cspnet"] == [(1, 2)]
+    assert numbers["results"] == [(3, 1), (3, 2), (3, 1)]
+    assert numbers["setup"] == []
+
+
+def test_captioned_items_are_found_in_reading_order() -> None:
+    section = nodes.section()
+    figure = nodes.figure()
+    figure += [nodes.image(uri="a.png"), nodes.caption(text="图题")]
+    bare_figure = nodes.figure()
+    bare_figure += nodes.image(uri="b.png")
+    table = nodes.table()
+    table += [nodes.title(text="表题"), nodes.tgroup(cols=1)]
+    untitled = nodes.table()
+    untitled += nodes.tgroup(cols=1)
+    prose = nodes.paragraph()
+    prose += [nodes.strong(text="表"), nodes.Text("是本段的第一个字，不是题注")]
+    section += [_caption("表", "前面的表"), figure, bare_figure, table, untitled, _caption("图", "后面的图"),
+                prose, nodes.paragraph(text="图 正文")]
+    kinds = [(kind, type(node).__name__) for kind, node in numbering.caption_items(section)]
+    assert kinds == [("table", "paragraph"), ("figure", "figure"), ("table", "table"),
+                     ("figure", "paragraph"), ("table", "paragraph")]
+
+
+def test_a_caption_paragraph_gets_its_number_in_the_caption_style() -> None:
+    html = _caption("表", "所有比较：")
+    html += nodes.literal(text="resnet20")
+    numbering.set_caption_paragraph(html, "table", (3, 2), html=True)
+    number, text = html.children
+    assert number.astext() == "表 3.2 " and "caption-number" in number["classes"]
+    assert text.astext() == "所有比较：resnet20" and "caption-text" in text["classes"]
+    assert {"caption", "book-caption", "book-caption-table"} <= set(html["classes"])
+    latex = _caption("图", "训练曲线")
+    numbering.set_caption_paragraph(latex, "figure", (4, 1), html=False)
+    assert latex.astext() == "图 4.1\u3000训练曲线" and isinstance(latex[0], nodes.strong)
+    assert numbering.number_text("figure", (12,)) == "图 12"
+
+
+def test_the_latex_tree_numbers_by_chapter_and_sets_latex_counters() -> None:
+    class Env:
+        config = type("Config", (), {"root_doc": "intro"})()
+        toctree_includes = {"intro": ["a", "b"]}
+        book_captions: dict = {}
+
+    class App:
+        env = Env()
+        builder = type("Builder", (), {"format": "latex"})()
+
+    from sphinx import addnodes
+
+    tree = nodes.section()
+    first, second = addnodes.start_of_file(docname="a"), addnodes.start_of_file(docname="b")
+    figure = nodes.figure()
+    figure += nodes.caption(text="x")
+    table = nodes.table()
+    table += nodes.title(text="t")
+    second_table = nodes.table()
+    second_table += nodes.title(text="u")
+    first += [figure, _caption("图", "y")]
+    second += [table, _caption("表", "z"), second_table]
+    tree += [first, second]
+    figure.parent = nodes.section()  # sphinx-jupyterbook-latex leaves parent links stale: walk down
+    numbering.on_doctree_resolved(App(), tree, "intro")
+    assert isinstance(first[0], nodes.raw) and first[1] is figure
+    raw = [n.astext().strip() for n in tree.findall(nodes.raw)]
+    assert raw == [r"\renewcommand{\thefigure}{1.1}", r"\renewcommand{\thetable}{2.1}",
+                   r"\renewcommand{\thetable}{2.3}"]
+    assert [p.astext() for p in tree.findall(nodes.paragraph)] == ["图 1.2\u3000y", "表 2.2\u3000z"]
+
+
+def test_only_the_archived_run_pages_leave_the_pdf() -> None:
+    assert run_appendix.is_run_page("runs/cifar10-jpeg/main/resnet20-default-s0")
+    assert not run_appendix.is_run_page("runs/index") and not run_appendix.is_run_page("results")
+
+
+def test_a_chapter_title_is_labelled_with_its_number_once() -> None:
+    document = nodes.section()
+    document += nodes.title(text="主要结果")
+    numbering.label_chapter(document, 3)
+    numbering.label_chapter(document, 3)
+    assert document[0].astext() == "第 3 章主要结果"
+    assert "chapter-number" in document[0][0]["classes"]

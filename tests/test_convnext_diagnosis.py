@@ -31,8 +31,8 @@ def test_table_and_sentence_when_no_switch_closes_the_gap(tmp_path: Path) -> Non
     assert list(table["variant"]) == ["paper", "ls1", "bn", "torch_init_ls1"]
     assert math.isnan(table["top1"].iloc[3]) and table["diverged"].tolist() == [False, False, False, True]
     shown = diagnosis_display(table, reference=45.0)
-    assert shown["与默认之差 (点)"].tolist() == ["—", "+5.00", "-1.00", "—"]
-    assert shown["与 resnet20 之差 (点)"].tolist() == ["-15.00", "-10.00", "-16.00", "—"]
+    assert shown["与默认之差（百分点）"].tolist() == ["—", "+5.00", "-1.00", "—"]
+    assert shown["与 resnet20 之差（百分点）"].tolist() == ["-15.00", "-10.00", "-16.00", "—"]
     assert shown["top-1 (%)"].iloc[3].startswith("发散")
     text = diagnosis_sentence(table, 45.0)
     assert "低 15.00 个百分点" in text and "“层缩放 1”，提高 5.00" in text and "33%" in text

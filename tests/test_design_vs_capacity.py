@@ -45,7 +45,7 @@ def test_display_and_sentence_name_every_graft() -> None:
     pairs = design_pairs(DESIGNED, ISO, PARAMS)
     shown = design_display(pairs)
     assert shown.loc[0, "原设计：差 [95% CI]"] == "-5.10 [-5.60, -4.60]（3 对）"
-    assert shown.loc[2, "原设计参数 (M)"] == "—"
+    assert shown.loc[2, "原设计参数（百万）"] == "—"
     text = design_sentence(pairs)
     assert "差距来自参数量：等参数后无可检测差异：`csp_resnet20`" in text
     assert "`mixer_resnet20`" in text

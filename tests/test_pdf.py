@@ -16,7 +16,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]  # one build: conftest.book_build
-MIN_PAGES = 80  # front matter, ten method pages, six chapters, the references and ~100 run pages
+# front matter, ten method pages, seven chapters, the appendix's run tables and the references; the
+# run notebooks are HTML only (book/_ext/run_appendix.py): printed they were ~340 of 460 pages
+MIN_PAGES, MAX_PAGES = 80, 200
 
 
 def _run(*args: str) -> str:
@@ -37,11 +39,12 @@ def text(pdf: Path) -> str:
 
 def test_pdf_has_pages(pdf: Path) -> None:
     pages = int(re.search(r"^Pages:\s+(\d+)", _run("pdfinfo", str(pdf)), re.M).group(1))
-    assert pages > MIN_PAGES, f"{pages} pages"
+    assert MIN_PAGES < pages < MAX_PAGES, f"{pages} pages"
 
 
-def _toc_titles(book_build: dict) -> list[str]:
-    """The first heading of every page the table of contents lists (globs expanded)."""
+def _toc_titles(book_build: dict, runs: bool = False) -> list[str]:
+    """The first heading of every page the table of contents lists (globs expanded; the archived
+    run pages, which only the HTML shows, only with ``runs``)."""
     book = book_build["repo"] / "book"
     toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
     files = [toc["root"]]
@@ -51,7 +54,7 @@ def _toc_titles(book_build: dict) -> list[str]:
         stack[:0] = entry.get("chapters", []) + entry.get("sections", [])
         if "file" in entry:
             files.append(entry["file"])
-        if "glob" in entry:
+        if "glob" in entry and (runs or not entry["glob"].startswith("runs/")):
             files += sorted(str(p.relative_to(book).with_suffix("")) for p in book.glob(entry["glob"] + ".ipynb"))
     titles = []
     for name in files:
@@ -71,6 +74,42 @@ def test_every_chapter_title_is_in_the_pdf(book_build: dict, text: str) -> None:
     assert len(titles) > 20
     missing = [t for t in titles if re.sub(r"\s+", "", t.replace("`", "")) not in flat]
     assert not missing, f"chapter titles missing from the PDF: {missing[:10]}"
+
+
+def test_the_appendix_has_a_table_per_experiment_instead_of_the_run_pages(book_build: dict, text: str) -> None:
+    from cifarlib.report.run_appendix import experiment_tables
+    from cifarlib.results import load_runs
+
+    flat = re.sub(r"\s+", "", text)
+    tables = experiment_tables(load_runs(book_build["repo"] / "results"))
+    assert len(tables) >= 5
+    for caption, table in tables:
+        assert re.sub(r"\s+", "", caption) in flat, f"appendix table {caption} missing"
+    run_titles = set(_toc_titles(book_build, runs=True)) - set(_toc_titles(book_build))
+    assert len(run_titles) > 50
+    printed = [t for t in run_titles if re.sub(r"\s+", "", t.replace("`", "")) in flat]
+    assert not printed, f"run pages printed in the PDF: {printed[:5]}"
+
+
+def test_figure_and_table_numbers_are_the_html_ones(book_build: dict, text: str) -> None:
+    """Every 图/表 N.M of the HTML pages (run pages aside) captions the same item in the PDF, and
+    the appendix adds 表 N.1, N.2, ... for its experiments (N: the run chapter's number)."""
+    html = book_build["html"]
+    in_html = set()
+    for page in html.rglob("*.html"):
+        if not page.relative_to(html).as_posix().startswith("runs/"):
+            in_html |= set(re.findall(r'<span class="caption-number">([图表] \d+\.\d+) </span>', page.read_text(encoding="utf-8")))
+    captions = "\n".join(line for line in text.splitlines() if "接上页" not in line)  # not a long table's "continued"
+    in_pdf = [f"{kind} {number}" for kind, number in re.findall(r"^([图表]) ?(\d+\.\d+)", captions, re.M)]
+    assert len(in_html) > 60
+    missing = sorted(in_html - set(in_pdf))
+    assert not missing, f"numbered in the HTML but not in the PDF: {missing[:10]}"
+    assert len(in_pdf) == len(set(in_pdf)), "a number twice in the PDF"
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
+    chapters = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    runs_chapter = chapters.index("runs/index") + 1
+    appendix = [label for label in in_pdf if label.startswith(f"表 {runs_chapter}.")]
+    assert appendix == [f"表 {runs_chapter}.{i}" for i in range(1, len(appendix) + 1)] and len(appendix) >= 5
 
 
 def test_no_missing_characters_in_the_latex_log(book_build: dict) -> None:

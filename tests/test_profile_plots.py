@@ -68,7 +68,7 @@ def test_result_figures_render() -> None:
                          "test_top1": [50.0, 52.0, 55.0], "params_m": [0.27, 0.27, 0.28]})
     fig = accuracy_vs_cost(runs, "params_m")
     _render_without_warnings(fig)
-    assert fig.axes[0].get_xlabel() == "参数量 (M)"
+    assert fig.axes[0].get_xlabel() == "参数量（百万）"
 
 
 def _crowded_runs() -> pd.DataFrame:
@@ -134,3 +134,10 @@ def test_launch_counts_leave_views_out_and_rank_the_grafts_above_the_backbone() 
     graft = count_launches(create_model("lsk_resnet20", num_classes=10))
     assert 0 < base["eval_step"] < base["train_step"] < graft["train_step"]
     assert count_launches(create_model("resnet20", num_classes=10), batch_size=8) == base  # batch-independent
+
+
+def test_a_difference_axis_never_nests_brackets() -> None:
+    from cifarlib.report.plots import difference_label
+
+    assert difference_label("resnet20") == "与参考（resnet20）的 top-1 之差（百分点，95% 区间）"
+    assert difference_label("关（resnet20）") == "与参考“关（resnet20）”的 top-1 之差（百分点，95% 区间）"

@@ -41,7 +41,7 @@ def test_group_display_merges_sd_into_top1_and_hides_a_lone_default_variant() ->
     assert shown.loc["eca_resnet20", "top-1 (%)"] == "82.00 ± 2.00"
     assert shown.loc["resnet20", "top-1 (%)"] == "81.00"  # one seed: no ± at all
     assert "变体" not in shown.columns and "轮数" not in shown.columns
-    assert shown.loc["eca_resnet20", "用时 (分钟)"] == "10.0"
+    assert shown.loc["eca_resnet20", "用时（分钟）"] == "10.0"
     two_variants = _runs().assign(variant=["default", "default", "default", "k5"])
     assert "变体" in group_display(summary_table(two_variants)).columns
 
@@ -67,3 +67,45 @@ def test_arm_order_puts_single_seed_rows_apart_and_marks_them() -> None:
     shown = group_display(table)
     assert list(shown["模型"]) == ["resnet20", "a", "b", "high_one（单种子）"]
     assert "（单种子）" not in "".join(group_display(in_arm_order(summary_table(runs[runs["seed"] == 0]), order))["模型"])
+
+
+def test_budget_line_and_headers_follow_the_bracket_rules() -> None:
+    """The budget line puts the data set's description in brackets, so the description has none
+    (no nested （（））); a header's unit bracket is full-width after a Chinese label, half-width
+    after a Latin one (``参数量（百万）``, ``top-1 (%)``): tools/check_book.py's rules."""
+    import importlib.util
+    from pathlib import Path
+
+    from cifarlib.report.budget_line import DATASET_DESCRIPTIONS
+    from cifarlib.report.tables import CHINESE_COLUMNS
+
+    spec = importlib.util.spec_from_file_location(
+        "check_book", Path(__file__).resolve().parent.parent / "tools" / "check_book.py")
+    check_book = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check_book)
+    for tag in DATASET_DESCRIPTIONS:
+        text = budget_text(_runs().assign(dataset=tag))
+        assert check_book.nested_brackets(text) == [], text
+    for header in CHINESE_COLUMNS.values():
+        page = f'<main><table><tr><th>{header}</th></tr></table></main>'
+        assert check_book.typography_problems(page) == [], header
+
+
+def test_run_appendix_has_a_table_per_experiment_and_a_row_per_run() -> None:
+    from cifarlib.report.run_appendix import COLUMNS, experiment_tables
+
+    runs = pd.concat([_runs(), _runs().assign(experiment="a", test_top1=70.123)], ignore_index=True)
+    tables = experiment_tables(runs)
+    assert [caption for caption, _ in tables] == ["CIFAR-10 JPEG 副本 / a：4 个运行", "CIFAR-10 JPEG 副本 / x：4 个运行"]
+    caption, table = tables[1]
+    assert tuple(table.columns) == COLUMNS
+    assert table["模型"].tolist() == ["eca_resnet20"] * 3 + ["resnet20"]
+    assert table.iloc[0].tolist() == ["eca_resnet20", "default", 0, "80.00", "0.280", 10, "10.0"]
+    assert tables[0][1]["top-1 (%)"].tolist() == ["70.12"] * 4
+    assert experiment_tables(runs.iloc[0:0]) == []
+    try:
+        experiment_tables(runs.drop(columns="wall_time_s"))
+    except ValueError as err:
+        assert "wall_time_s" in str(err) and "load_runs" in str(err)
+    else:
+        raise AssertionError("a run table without wall_time_s was accepted")

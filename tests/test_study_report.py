@@ -309,3 +309,9 @@ def test_overview_answer_gives_the_corrected_calls_and_counts_what_is_missing() 
     assert "等参数版（主比较）还没有任何嫁接模型的记录" in text
     assert f"研究计划的 {len(planned)} 个运行中还有 {len(planned) - len(rows)} 个未完成" in text
     assert overview.overview_answer(runs.iloc[0:0], planned).startswith("研究计划")
+
+
+def test_an_arm_label_ending_in_chinese_or_a_bracket_takes_no_space_before_the_verb() -> None:
+    assert ablations._subject("ε=0（不平滑）") + "与参考" == "ε=0（不平滑）与参考"
+    assert ablations._subject("ECA 关") + "与参考" == "ECA 关与参考"
+    assert ablations._subject("k=5") + "与参考" == "k=5 与参考"

@@ -12,7 +12,7 @@ for cmd in xelatex latexmk kpsewhich fc-list pdftotext pdffonts pdfinfo pdftoppm
   command -v "$cmd" >/dev/null 2>&1 || missing+=("command $cmd")
 done
 if command -v kpsewhich >/dev/null 2>&1; then
-  for sty in xeCJK.sty ucharclasses.sty tabulary.sty capt-of.sty fncychap.sty pdflscape.sty; do
+  for sty in xeCJK.sty ucharclasses.sty tabulary.sty capt-of.sty caption.sty fncychap.sty pdflscape.sty; do
     [ -n "$(kpsewhich "$sty")" ] || missing+=("LaTeX package $sty")
   done
 fi

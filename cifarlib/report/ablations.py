@@ -3,6 +3,8 @@ the table, its printed form and one Chinese sentence per arm."""
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 import pandas as pd
@@ -158,8 +160,8 @@ def ablation_table(runs: pd.DataFrame, details: list[dict], ablation: Ablation,
 
 
 ABLATION_HEADERS = {
-    "label": "设置", "seeds": "种子数", "top1": "top-1 均值 (%)", "top1_sd": "种子间标准差",
-    "diff": "差 (点)", "ci": "95% 区间", "test": "方法", "paired_ci": "95% 配对 t 区间",
+    "label": "设置", "seeds": "种子数", "top1": "top-1 均值（%）", "top1_sd": "种子间标准差",
+    "diff": "差（百分点）", "ci": "95% 区间", "test": "方法", "paired_ci": "95% 配对 t 区间",
     "boot_ci": "95% bootstrap 区间",
     "verdict": "结论",
 }
@@ -200,6 +202,12 @@ def _how(row: pd.Series) -> str:
     return f"{row['test']}，自由度 {int(row['df'])}，{int(row['pairs'])} 个种子"
 
 
+def _subject(label: str) -> str:
+    """An arm's label as the subject of a Chinese sentence: a space before the next Chinese word
+    after Latin text ("k=5 与参考"), none after Chinese or a full-width bracket ("（不平滑）与参考")."""
+    return label if re.search(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]$", label) else label + " "
+
+
 def ablation_sentence(table: pd.DataFrame, reference_label: str) -> str:
     """One Chinese sentence per arm, worded by the primary interval (never "better" across zero)."""
     arms = table[table["role"] == "arm"]
@@ -209,16 +217,17 @@ def ablation_sentence(table: pd.DataFrame, reference_label: str) -> str:
         return "这一消融的对照组还没有任何记录。"
     parts = []
     for _, row in arms.iterrows():
+        subject = _subject(row["label"])
         if pd.isna(row["diff"]):
             parts.append(f"{row['label']}：{row['verdict']}")
         elif pd.isna(row["ci_low"]):
-            parts.append(f"{row['label']} 与参考相差 {row['diff']:+.2f} 个百分点，但只有 1 对种子，给不出区间，不下结论")
+            parts.append(f"{subject}与参考相差 {row['diff']:+.2f} 个百分点，但只有 1 对种子，给不出区间，不下结论")
         elif row["significant"]:
             word = "高" if row["diff"] > 0 else "低"
-            parts.append(f"{row['label']} 比参考{word} {abs(row['diff']):.2f} 个百分点，95% 区间 "
+            parts.append(f"{subject}比参考{word} {abs(row['diff']):.2f} 个百分点，95% 区间 "
                          f"{format_interval(row['ci_low'], row['ci_high'])} 不含 0（{_how(row)}）")
         else:
-            parts.append(f"{row['label']} 与参考之差为 {row['diff']:+.2f} 个百分点，95% 区间 "
+            parts.append(f"{subject}与参考之差为 {row['diff']:+.2f} 个百分点，95% 区间 "
                          f"{format_interval(row['ci_low'], row['ci_high'])} 跨过 0（{_how(row)}），"
                          "在这一预算下没有可检测的差异")
     return "；".join(parts) + "。"

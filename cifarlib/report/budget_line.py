@@ -8,12 +8,13 @@ import re
 import pandas as pd
 
 
+# Without brackets of their own: budget_text puts a description in brackets (no nested （（））)
 DATASET_DESCRIPTIONS: dict[str, str] = {
-    "cifar100": "CIFAR-100 官方数据（100 类，5 万训练 / 1 万测试）",
-    "cifar10": "CIFAR-10 官方数据（10 类，5 万训练 / 1 万测试）",
-    "cifar10-jpeg": ("真实 CIFAR-10 图像的 JPEG 副本（质量约 75 的有损压缩，10 类；"
-                     "准确率会略低于文献中官方 CIFAR-10 的数值）"),
-    "cifar100-generated": "按 CIFAR-100 官方格式生成的合成数据（仅供测试，数值无意义）",
+    "cifar100": "CIFAR-100 官方数据，100 类，5 万训练 / 1 万测试",
+    "cifar10": "CIFAR-10 官方数据，10 类，5 万训练 / 1 万测试",
+    "cifar10-jpeg": ("真实 CIFAR-10 图像的 JPEG 副本，质量约 75 的有损压缩，10 类；"
+                     "准确率会略低于文献中官方 CIFAR-10 的数值"),
+    "cifar100-generated": "按 CIFAR-100 官方格式生成的合成数据，仅供测试，数值无意义",
 }
 
 

@@ -180,7 +180,7 @@ def family_headline(family: pd.DataFrame) -> str:
     names = "、".join(_call(r, with_p=False) for _, r in kept.iterrows())
     return code_model_names(f"连同消融实验，全书共有 {len(distinct)} 个能给出区间的比较，它们是同时做的；把它们当作一族、"
             "用 Holm 方法校正后，" + (f"仍然显著的只有 {names}" if len(kept) else "没有一个比较仍然显著")
-            + "（见讨论与结论一章）。")
+            + "（见结论一章）。")
 
 
 def _p_text(p: float) -> str:
@@ -214,7 +214,7 @@ def family_display(family: pd.DataFrame) -> pd.DataFrame:
     numbers; a repeated comparison says so (:func:`repeats_sentence` says which)."""
     return pd.DataFrame({
         "比较": family["comparison"], "设置": family["label"], "种子对": family["pairs"].astype(int),
-        "差 (点)": ["—" if pd.isna(d) else f"{d:+.2f}" for d in family["diff"]],
+        "差（百分点）": ["—" if pd.isna(d) else f"{d:+.2f}" for d in family["diff"]],
         "95% 区间": [format_interval(lo, hi) for lo, hi in zip(family["ci_low"], family["ci_high"])],
         "方法": [t if t != BLOCK else f"{t}（自由度 {d}）" for t, d in zip(family["test"], family["df"])],
         "p": [_p_text(p) for p in family["p_value"]],

@@ -61,8 +61,8 @@ def diagnosis_display(table: pd.DataFrame, reference: float | None) -> pd.DataFr
         out.append({
             "改动": r["change"],
             "top-1 (%)": "发散（损失为 NaN）" if r["diverged"] else fmt(top1),
-            "与默认之差 (点)": "—" if r["variant"] == "paper" or top1 is None or base is None else fmt(top1 - base, True),
-            "与 resnet20 之差 (点)": "—" if top1 is None or reference is None else fmt(top1 - reference, True),
+            "与默认之差（百分点）": "—" if r["variant"] == "paper" or top1 is None or base is None else fmt(top1 - base, True),
+            "与 resnet20 之差（百分点）": "—" if top1 is None or reference is None else fmt(top1 - reference, True),
         })
     return pd.DataFrame(out)
 

@@ -15,7 +15,7 @@ from matplotlib.lines import Line2D
 
 from .plots import _repel_labels, setup_style
 
-COST_LABELS = {"params_m": "参数量 (M)", "gflops": "前向 GFLOPs (32x32)", "train_images_per_s": "训练吞吐 (图像/秒)"}
+COST_LABELS = {"params_m": "参数量（百万）", "gflops": "前向 GFLOPs (32x32)", "train_images_per_s": "训练吞吐（图像/秒）"}
 
 
 def seed_summary(runs: pd.DataFrame, cost: str, hue: str = "method") -> pd.DataFrame:

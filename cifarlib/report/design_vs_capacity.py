@@ -79,10 +79,10 @@ def design_display(pairs: pd.DataFrame) -> pd.DataFrame:
 
     return pd.DataFrame({
         "嫁接": pairs["model"],
-        "原设计参数 (M)": pairs["params_designed"].map(lambda v: "—" if pd.isna(v) else f"{v:.3f}"),
+        "原设计参数（百万）": pairs["params_designed"].map(lambda v: "—" if pd.isna(v) else f"{v:.3f}"),
         "原设计：差 [95% CI]": [diff(*v) for v in zip(pairs["diff_designed"], pairs["low_designed"],
                                                                    pairs["high_designed"], pairs["pairs_designed"])],
-        "等参数版参数 (M)": pairs["params_iso"].map(lambda v: "—" if pd.isna(v) else f"{v:.3f}"),
+        "等参数版参数（百万）": pairs["params_iso"].map(lambda v: "—" if pd.isna(v) else f"{v:.3f}"),
         "等参数：差 [95% CI]": [diff(*v) for v in zip(pairs["diff_iso"], pairs["low_iso"],
                                                                    pairs["high_iso"], pairs["pairs_iso"])],
         "解读": pairs.apply(reading, axis=1),

@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
-from .plots import setup_style
+from .plots import difference_label, setup_style
 
 OUTLIER_GAP = 8.0  # points from the median difference beyond which an arm gets its own panel
 
@@ -84,7 +84,7 @@ def split_interval_plot(table: pd.DataFrame, reference: str, gap: float = OUTLIE
     axes_left = fig.axes[0]
     axes_left.set_yticks(range(len(rows)), [f"{l}（{int(p)} 个种子）" for l, p in zip(rows["label"], rows["pairs"])])
     axes_left.set_ylim(len(rows) - 0.4, -0.8)  # the first arm on top
-    fig.supxlabel(f"与参考（{reference}）的 top-1 之差（百分点，95% 区间）", fontsize=10)
+    fig.supxlabel(difference_label(reference), fontsize=10)
     if rows["ci_low"].notna().any() or rows["boot_low"].notna().any():
         main.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     fig.tight_layout()

@@ -112,6 +112,13 @@ def _box_label(label: str) -> tuple[str, float]:
     return "\n".join(lines), min(8.5, 9.5 * BOX_CHARS / widest)
 
 
+def difference_label(reference: str) -> str:
+    """The axis label of a difference plot: "与参考（resnet20）的 top-1 之差（…）"; a reference whose
+    label has brackets of its own ("关（resnet20）") is quoted instead, so brackets never nest."""
+    named = f"“{reference}”" if "（" in reference else f"（{reference}）"
+    return f"与参考{named}的 top-1 之差（百分点，95% 区间）"
+
+
 def block_diagram(
     steps: Sequence[str], title: str, skip: tuple[int, int] | None = None,
     skip_label: str = "恒等/投影捷径",
@@ -168,10 +175,10 @@ def training_curves(history: pd.DataFrame, hue: str = "model") -> Figure:
     palette = categorical_palette(n)
     sns.lineplot(data=history, x="epoch", y="train_loss", hue=hue, marker="o", ax=axes[0], errorbar="sd",
                  palette=palette)
-    axes[0].set(xlabel="轮次 (epoch)", ylabel="训练损失", title="训练损失")
+    axes[0].set(xlabel="轮次（epoch）", ylabel="训练损失", title="训练损失")
     sns.lineplot(data=history, x="epoch", y="test_top1", hue=hue, marker="o", ax=axes[1], legend=False,
                  errorbar="sd", palette=palette)
-    axes[1].set(xlabel="轮次 (epoch)", ylabel="测试集 top-1 (%)", title="测试集 top-1 准确率")
+    axes[1].set(xlabel="轮次（epoch）", ylabel="测试集 top-1 (%)", title="测试集 top-1 准确率")
     for ax in axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     legend = axes[0].get_legend()
@@ -209,7 +216,7 @@ def curves_small_multiples(history: pd.DataFrame, reference: pd.DataFrame | None
     for ax in axes.flat[len(names):]:
         ax.axis("off")
     ylabel = {"test_top1": "测试集 top-1 (%)", "train_loss": "训练损失"}.get(metric, metric)
-    fig.supxlabel("轮次 (epoch)", fontsize=LEGEND_PT)
+    fig.supxlabel("轮次（epoch）", fontsize=LEGEND_PT)
     fig.supylabel(ylabel, fontsize=LEGEND_PT)
     fig.tight_layout()
     return fig
@@ -219,8 +226,8 @@ def accuracy_vs_cost(runs: pd.DataFrame, cost: str = "params_m", hue: str = "met
     """Scatter of mean test top-1 against a cost column, one point per model, with error bars
     (standard deviation over seeds) where several seeds exist."""
     setup_style()
-    labels = {"params_m": "参数量 (M)", "gflops": "前向 GFLOPs (32x32)",
-              "train_images_per_s": "训练吞吐 (图像/秒)"}
+    labels = {"params_m": "参数量（百万）", "gflops": "前向 GFLOPs (32x32)",
+              "train_images_per_s": "训练吞吐（图像/秒）"}
     agg = runs.groupby(["model", hue], as_index=False).agg(
         top1=("test_top1", "mean"), sd=("test_top1", "std"), cost=(cost, "mean"))
     fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_IN, 5.2))
@@ -303,7 +310,7 @@ def ablation_interval_plot(table: pd.DataFrame, reference: str) -> Figure:
     ax.axvline(0.0, color="black", linestyle="--", linewidth=1)
     ax.set_yticks(range(len(rows)), [f"{l}（{int(p)} 对）" for l, p in zip(rows["label"], rows["pairs"])])
     ax.set_ylim(-0.8, len(rows) - 0.4)
-    ax.set_xlabel(f"与参考（{reference}）的 top-1 之差（百分点，95% 区间）")
+    ax.set_xlabel(difference_label(reference))
     ax.ticklabel_format(axis="x", useOffset=False, style="plain")
     if len(rows) and (rows["ci_low"].notna().any() or rows["boot_low"].notna().any()):
         ax.legend(fontsize=LEGEND_PT, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
@@ -321,7 +328,7 @@ def confusion_heatmap(confusion, labels: Sequence[str], title: str = "") -> Figu
     share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     n = len(labels)
     fig, ax = plt.subplots(figsize=(0.62 * n + 2.2, 0.55 * n + 1.6))
-    sns.heatmap(share * 100, annot=counts, fmt="d", cmap="Blues", cbar_kws={"label": "占真实类别的比例 (%)"},
+    sns.heatmap(share * 100, annot=counts, fmt="d", cmap="Blues", cbar_kws={"label": "占真实类别的比例（%）"},
                 xticklabels=labels, yticklabels=labels, annot_kws={"fontsize": 7.5}, ax=ax, square=True)
     ax.set(xlabel="预测类别", ylabel="真实类别", title=title)
     ax.tick_params(axis="x", rotation=0)

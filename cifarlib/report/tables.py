@@ -31,9 +31,9 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
 CHINESE_COLUMNS = {
     "model": "模型", "variant": "变体", "method": "方法", "family": "类别", "seeds": "种子数",
     "epochs": "轮数", "top1": "top-1 (%)", "top1_sd": "top-1 标准差", "top5": "top-5 (%)",
-    "params_m": "参数量 (M)", "gflops": "GFLOPs", "train_images_per_s": "训练吞吐 (图/秒)",
-    "wall_time_min": "用时 (分钟)", "images_per_s": "推理吞吐 (图/秒)",
-    "diff": "与基线之差 (点)", "ci_low": "95% CI 下限", "ci_high": "95% CI 上限", "pairs": "配对种子数",
+    "params_m": "参数量（百万）", "gflops": "GFLOPs", "train_images_per_s": "训练吞吐（图/秒）",
+    "wall_time_min": "用时（分钟）", "images_per_s": "推理吞吐（图/秒）",
+    "diff": "与基线之差（百分点）", "ci_low": "95% CI 下限", "ci_high": "95% CI 上限", "pairs": "配对种子数",
     "significant": "显著", "verdict": "结论",
 }
 
@@ -79,9 +79,9 @@ def group_display(summary: pd.DataFrame) -> pd.DataFrame:
         "方法": summary["method"], "种子数": summary["seeds"].astype(int),
         "top-1 (%)": [f"{m:.2f}" if pd.isna(s) else f"{m:.2f} ± {s:.2f}"
                       for m, s in zip(summary["top1"], summary["top1_sd"])],
-        "top-5 (%)": fmt(summary["top5"], ".2f"), "参数量 (M)": fmt(summary["params_m"], ".3f"),
-        "GFLOPs": fmt(summary["gflops"], ".3f"), "训练吞吐 (图/秒)": fmt(summary["train_images_per_s"], ".0f"),
-        "用时 (分钟)": fmt(summary["wall_time_min"], ".1f"),
+        "top-5 (%)": fmt(summary["top5"], ".2f"), "参数量（百万）": fmt(summary["params_m"], ".3f"),
+        "GFLOPs": fmt(summary["gflops"], ".3f"), "训练吞吐（图/秒）": fmt(summary["train_images_per_s"], ".0f"),
+        "用时（分钟）": fmt(summary["wall_time_min"], ".1f"),
     })
     return pd.DataFrame(shown)
 
