@@ -30,7 +30,7 @@ CONFIG_HELP: dict[str, str] = {
     "train_subset": "0 means all training images (else a class-balanced subset)",
     "test_subset": "0 means all test images (the same images for every seed)",
     "val_split": "training images held out as a class-balanced validation set, the same for every seed "
-                 "(a multiple of the class count; 0 = none)",
+                 "(a multiple of the class count; 0 means none)",
     "epochs": "passes over the training images",
     "batch_size": "global batch (split across processes under torchrun)",
     "eval_batch_size": "batch size for evaluation",

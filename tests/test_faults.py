@@ -164,6 +164,7 @@ NON_DEFAULT = dict(
     label_smoothing=0.05, amp="off", channels_last="off", compile=False, ema_decay=0.9, seed=3,
     device="cpu", sync_bn=True, optimizer="adamw", cutout=8, mixup=0.2, cutmix=1.0, tta="none",
     eval_precision="fp32", ema_every=2, compile_mode="reduce-overhead", checkpoint_every=2,
+    val_split=100,  # one image per class of the generated CIFAR-100 files held out
 )
 # compile stays False (torch.compile needs a C++ toolchain and minutes) and dataset cifar100 (the
 # generated test data is in its format); data_root is set per test.
