@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .ablations import Arm
+from .ablations import Arm, arm_runs
 
 HEADLINE_SUBSTITUTES: dict[tuple[str, str], Arm] = {
     ("main_iso", "convnext_resnet20_iso"): Arm("ablation_layer_scale", "convnext_resnet20_iso", "ls1",
@@ -37,7 +37,7 @@ def headline_arms(runs: pd.DataFrame, experiment: str) -> tuple[Arm, ...]:
     arms = []
     for model in dict.fromkeys(rows["model"]):
         substitute = HEADLINE_SUBSTITUTES.get((experiment, model))
-        if substitute is not None and not _records(runs, substitute).empty:
+        if substitute is not None and not arm_runs(runs, substitute).empty:
             arms.append(substitute)
             continue
         variants = list(dict.fromkeys(rows.loc[rows["model"] == model, "variant"]))
@@ -55,13 +55,9 @@ def headline_runs(runs: pd.DataFrame, experiment: str) -> pd.DataFrame:
     arms = headline_arms(runs, experiment)
     if not arms:
         return runs.iloc[0:0]
-    return pd.concat([_records(runs, arm) for arm in arms])
+    return pd.concat([arm_runs(runs, arm) for arm in arms])
 
 
 def substitutions(runs: pd.DataFrame, experiment: str) -> list[Arm]:
     """The arms of ``experiment``'s headline that come from another experiment (for the book's note)."""
     return [arm for arm in headline_arms(runs, experiment) if arm.experiment != experiment]
-
-
-def _records(runs: pd.DataFrame, arm: Arm) -> pd.DataFrame:
-    return runs[(runs["experiment"] == arm.experiment) & (runs["model"] == arm.model) & (runs["variant"] == arm.variant)]

@@ -175,6 +175,19 @@ class BlockFit:
     seeds: tuple[int, ...]
 
 
+def _blocks(arms: Mapping[str, Mapping[int, float]],
+            reference: str) -> tuple[list[str], tuple[int, ...], np.ndarray, np.ndarray] | None:
+    """The block design of :func:`block_model`: the reference first, then the arms with every seed
+    of the reference; the seeds; the arm x seed table ``y``; and its residuals after removing the
+    arm and seed means. None when fewer than two arms or two seeds qualify."""
+    seeds = tuple(sorted(arms[reference]))
+    names = [reference] + [a for a in arms if a != reference and set(seeds) <= set(arms[a])]
+    if len(seeds) < 2 or len(names) < 2:
+        return None
+    y = np.array([[arms[a][s] for s in seeds] for a in names], dtype=float)
+    return names, seeds, y, y - y.mean(axis=1, keepdims=True) - y.mean(axis=0, keepdims=True) + y.mean()
+
+
 def block_model(arms: Mapping[str, Mapping[int, float]], reference: str,
                 confidence: float = 0.95) -> BlockFit | None:
     """Each arm against ``reference`` under a randomized-complete-block model (arm + seed block).
@@ -191,12 +204,10 @@ def block_model(arms: Mapping[str, Mapping[int, float]], reference: str,
     """
     if reference not in arms:
         raise ValueError(f"block_model: the reference {reference!r} is not among the arms {sorted(arms)}")
-    seeds = tuple(sorted(arms[reference]))
-    names = [reference] + [a for a in arms if a != reference and set(seeds) <= set(arms[a])]
-    if len(seeds) < 2 or len(names) < 2:
+    blocks = _blocks(arms, reference)
+    if blocks is None:
         return None
-    y = np.array([[arms[a][s] for s in seeds] for a in names], dtype=float)
-    resid = y - y.mean(axis=1, keepdims=True) - y.mean(axis=0, keepdims=True) + y.mean()
+    names, seeds, y, resid = blocks
     df = (len(names) - 1) * (len(seeds) - 1)
     sigma = math.sqrt(float((resid ** 2).sum()) / df)
     if sigma == 0:
@@ -215,12 +226,10 @@ def residual_shares(arms: Mapping[str, Mapping[int, float]], reference: str) -> 
     the reference; shares sum to 1). Equal shares are what pooling assumes; one arm holding most of
     it means its seeds scatter more than the others' and the pooled sd overstates theirs. Empty when
     the model cannot be fitted."""
-    seeds = tuple(sorted(arms.get(reference, {})))
-    names = [reference] + [a for a in arms if a != reference and set(seeds) <= set(arms[a])]
-    if len(seeds) < 2 or len(names) < 2:
+    blocks = _blocks(arms, reference) if reference in arms else None
+    if blocks is None:
         return {}
-    y = np.array([[arms[a][s] for s in seeds] for a in names], dtype=float)
-    resid = y - y.mean(axis=1, keepdims=True) - y.mean(axis=0, keepdims=True) + y.mean()
+    names, _, _, resid = blocks
     per_arm = (resid ** 2).sum(axis=1)
     total = float(per_arm.sum())
     return {} if total == 0 else {name: float(v) / total for name, v in zip(names, per_arm)}
