@@ -29,6 +29,7 @@ import pandas as pd
 
 from .recipe_evidence import VIEW_LABELS, recipe_scores
 from .stats import holm_adjust, paired_difference
+from .tables import format_interval
 
 VAL_EXPERIMENT = "recipe_val"  # the plan preset of the same name: val_split 5000
 TEST_EXPERIMENT = "recipe"
@@ -157,7 +158,7 @@ def decision_display(decision: RecipeDecision) -> pd.DataFrame:
         "改动": items["label"],
         "比较（与基础配方、训练权重、不加 TTA）": [f"{v} 配方 + {VIEW_LABELS.get(w, w)}" for v, w in zip(items["variant"], items["view"])],
         "种子": items["seeds"].astype(int),
-        "差（95% CI）": [("—" if math.isnan(d) else f"{d:+.2f}") + ("" if math.isnan(lo) else f" [{lo:+.2f}, {hi:+.2f}]")
+        "差（95% CI）": [("—" if math.isnan(d) else f"{d:+.2f}") + ("" if math.isnan(lo) else f" {format_interval(lo, hi)}")
                         for d, lo, hi in zip(items["diff"], items["low"], items["high"])],
         "p": items["p"].map(lambda p: "—" if math.isnan(p) else f"{p:.3f}"),
         "Holm p": items["holm_p"].map(lambda p: "—" if math.isnan(p) else f"{p:.3f}"),
@@ -196,6 +197,5 @@ def item_sentence(decision: RecipeDecision, key: str) -> str:
     if math.isnan(r["holm_p"]):
         return f"在{where}上，{item.short} 与参照共有的种子不足 2 个，没有区间；默认值取 {value}"
     verdict = "采纳" if r["decision"] == ADOPT else "不采纳"
-    return (f"在{where}上，{item.short} 比基础配方 {r['diff']:+.2f} 个百分点（95% 区间 [{r['low']:+.2f}, "
-            f"{r['high']:+.2f}]），单独检验 p = {r['p']:.3f}，在 {int(decision.family['p'].notna().sum())} 个比较的"
+    return (f"在{where}上，{item.short} 比基础配方 {r['diff']:+.2f} 个百分点（95% 区间 {format_interval(r['low'], r['high'])}），单独检验 p = {r['p']:.3f}，在 {int(decision.family['p'].notna().sum())} 个比较的"
             f"配方族内经 Holm 校正 p = {r['holm_p']:.3f}，{verdict}，默认值为 {value}")
