@@ -38,6 +38,16 @@ def test_table_and_sentence_when_no_switch_closes_the_gap(tmp_path: Path) -> Non
     assert "低 15.00 个百分点" in text and "“层缩放 1”，提高 5.00" in text and "33%" in text
     assert "-1.00 到 +5.00" in text and "“初始化”在第 1 轮就发散" in text
     assert "没有哪一种改动单独补回一半的差距" in text and "不在其中" not in text  # no claim beyond this budget
+    assert "在这个 2 轮的小预算上" in text  # the budget is the curves' length
+
+
+def test_sentence_reads_the_budget_and_the_divergence_epoch_from_the_curves(tmp_path: Path) -> None:
+    late = row("bn", "BN", [21.0])
+    late["diverged"] = "training diverged at epoch 2"
+    table = load_diagnosis(write(tmp_path / "d.json", [row("paper", "默认", [20.0, 25.0, 30.0]),
+                                                       row("ls1", "层缩放 1", [25.0, 30.0, 35.0]), late]))
+    text = diagnosis_sentence(table, 45.0)
+    assert "在这个 3 轮的小预算上" in text and "“BN”在第 2 轮就发散" in text
 
 
 def test_sentence_names_a_switch_that_closes_most_of_the_gap(tmp_path: Path) -> None:

@@ -82,3 +82,13 @@ def test_layer_scale_at_each_budget() -> None:
     text = layer_scale_sentence(both)
     assert "4 轮时为 -19.99" in text and "10 轮时为 -3.00" in text and "尚无记录" not in text
     assert layer_scale_sentence(layer_scale_by_budget(RUNS.iloc[0:0])) == ""
+
+
+def test_budgets_are_the_plans_epochs() -> None:
+    """The module's two budgets (its sentences and columns name them) are the presets' epochs."""
+    from cifarlib.report.recipe_line import planned_config
+    from cifarlib.report.two_budgets import BUDGETS
+
+    for epochs, (reference, arms) in BUDGETS.items():
+        preset = "study" if epochs == min(BUDGETS) else "study_e10"
+        assert planned_config(preset, reference)["epochs"] == planned_config(preset, arms)["epochs"] == epochs

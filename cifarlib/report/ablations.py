@@ -67,7 +67,7 @@ STUDY_ABLATIONS: tuple[Ablation, ...] = (
              (Arm("main_iso", "convnext_resnet20_iso", "default", "γ₀=10⁻⁶（论文）"),),
              text=r"ConvNeXt 块的残差分支乘以逐通道的层缩放 $\gamma$，论文（用 AdamW 训练）把它初始化为 $10^{-6}$ "
              r"{cite}`liu2022convnext`。用 SGD 训练时，这个初值也把分支的有效学习率缩小了同样的倍数。`ablation_layer_scale` 以 "
-             r"$\gamma_0=1$ 训练等参数版 `convnext_resnet20_iso`，`main_iso` 中同一模型用论文的 $\gamma_0=10^{-6}$（同一配方，3 个种子，按种子配对）。"
+             r"$\gamma_0=1$ 训练等参数版 `convnext_resnet20_iso`，`main_iso` 中同一模型用论文的 $\gamma_0=10^{-6}$（同一配方与种子，按种子配对）。"
              r"本研究的证据支持 $\gamma_0=1$，所以主比较中的 ConvNeXt 嫁接取 $\gamma_0=1$ 的记录，这里以它为参考，论文的初值是消融臂。"),
 )
 

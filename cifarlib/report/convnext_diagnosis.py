@@ -25,15 +25,17 @@ REFERENCE = ("graftcheck", "resnet20")  # the experiment and model that share th
 
 def load_diagnosis(path: str | os.PathLike = DIAGNOSIS_FILE) -> pd.DataFrame:
     """One row per variant: ``variant``, ``change`` (Chinese), ``top1`` (final epoch, NaN when it
-    diverged), ``diverged`` (bool). Empty when the file does not exist."""
+    diverged), ``diverged`` (bool), ``epochs`` (epochs with a test score: the budget, or the epochs
+    before the divergence). Empty when the file does not exist."""
     path = Path(path)
     if not path.exists():
-        return pd.DataFrame(columns=["variant", "change", "top1", "diverged"])
+        return pd.DataFrame(columns=["variant", "change", "top1", "diverged", "epochs"])
     rows: list[dict[str, Any]] = []
     for r in json.loads(path.read_text())["rows"]:
         curve = r.get("test_top1_by_epoch") or []
         rows.append({"variant": r["variant"], "change": r["change_zh"],
-                     "top1": float(curve[-1]) if curve else float("nan"), "diverged": "diverged" in r})
+                     "top1": float(curve[-1]) if curve else float("nan"), "diverged": "diverged" in r,
+                     "epochs": len(curve)})
     return pd.DataFrame(rows)
 
 
@@ -88,10 +90,11 @@ def diagnosis_sentence(table: pd.DataFrame, reference: float | None) -> str:
             f"只补回差距的 {share:.0%}；各项改动的变化在 {trained['top1'].min() - base:+.2f} 到 "
             f"{recovered:+.2f} 个百分点之间。")
     if len(diverged):
-        text += "“" + "”、“".join(diverged["change"]) + "”在第 1 轮就发散（损失为 NaN）。"
+        at = sorted({int(e) + 1 for e in diverged["epochs"]})
+        text += "“" + "”、“".join(diverged["change"]) + f"”在第 {'、'.join(map(str, at))} 轮就发散（损失为 NaN）。"
     text += "每个改动只有 1 个种子，没有区间，小于一两个百分点的差异不能据此下结论"
     if share < 0.5:
-        text += "；在这个 2 轮的小预算上，表中没有哪一种改动单独补回一半的差距。"
+        text += f"；在这个 {int(trained['epochs'].max())} 轮的小预算上，表中没有哪一种改动单独补回一半的差距。"
     else:
         text += f"；“{best['change']}”补回了大半差距，是最可能的原因。"
     return text

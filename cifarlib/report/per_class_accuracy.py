@@ -19,6 +19,19 @@ def class_accuracy(confusion: "np.ndarray") -> "np.ndarray":
     return 100 * np.divide(np.diag(confusion), totals, out=np.full(len(totals), np.nan), where=totals > 0)
 
 
+def class_support(details: list[dict], experiments: "set[str] | None" = None) -> list[int]:
+    """The distinct numbers of test images per class (the confusion matrices' row sums) over the
+    records of ``experiments`` (all when ``None``) that carry a confusion matrix, sorted; a
+    balanced test set gives one value (CIFAR-10's 1000)."""
+    import numpy as np
+
+    counts: set[int] = set()
+    for d in details:
+        if (experiments is None or d["experiment"] in experiments) and d.get("confusion") is not None:
+            counts.update(int(n) for n in np.asarray(d["confusion"]).sum(axis=1))
+    return sorted(counts)
+
+
 def per_class_means(details: list[dict], experiment: str = "main", variant: str = "default") -> pd.DataFrame:
     """Per-class accuracy from the confusion matrices, averaged over seeds: rows = classes,
     columns = models (in order of first appearance), plus the seed counts in ``attrs['seeds']``."""

@@ -29,6 +29,12 @@ import pandas as pd
 from ..paths import REPO_ROOT
 from .stats import mean_sd
 
+TARGET_CORE_HOURS = 10.0
+"""The core-hours the study's budget was chosen for (setup page): the main comparison, both sets,
+:data:`TARGET_SEEDS` seeds each."""
+TARGET_SEEDS = 3
+"""The seeds per model the budget target assumed."""
+
 INFERENCE_TABLE = REPO_ROOT / "benchmarks" / "results" / "models_cpu.txt"
 BUDGET_COLUMNS = ["experiment", "model", "planned", "done", "minutes_per_run", "basis",
                   "hours_spent", "hours_left"]
@@ -116,7 +122,7 @@ def budget_display(budget: pd.DataFrame) -> pd.DataFrame:
 
 
 def budget_sentence(budget: pd.DataFrame, runs: pd.DataFrame, reference: str = "resnet20",
-                    target_hours: float = 10.0, target_top1: float = 80.0) -> str:
+                    target_hours: float = TARGET_CORE_HOURS, target_top1: float = 80.0) -> str:
     """In Chinese: what the study has cost, what is left, what three seeds everywhere would cost
     against the target, and whether the reference reaches ``target_top1`` at this budget."""
     if budget.empty:
@@ -133,9 +139,9 @@ def budget_sentence(budget: pd.DataFrame, runs: pd.DataFrame, reference: str = "
         text += (f"，{'、'.join(f'`{m}`' for m in by_flops['model'].unique())} 既没有记录也未测推理吞吐，"
                  "按前向 FLOPs 比例估计（很粗）")
     text += "。"
-    full = hours_at_seeds(budget, ("main", "main_iso"), 3)
+    full = hours_at_seeds(budget, ("main", "main_iso"), TARGET_SEEDS)
     ref_minutes = budget.loc[budget["model"] == reference, "minutes_per_run"]
-    text += (f"如果主比较（按原设计与等参数两组）的每个模型都跑 3 个种子，总计约 **{full:.0f} 核·小时**，"
+    text += (f"如果主比较（按原设计与等参数两组）的每个模型都跑 {TARGET_SEEDS} 个种子，总计约 **{full:.0f} 核·小时**，"
              f"远超选定预算时设想的约 {target_hours:.0f} 核·小时")
     if len(ref_minutes):
         ratio = budget.assign(ratio=budget["minutes_per_run"] / ref_minutes.iloc[0])
@@ -147,9 +153,11 @@ def budget_sentence(budget: pd.DataFrame, runs: pd.DataFrame, reference: str = "
     text += "。"
     single = budget[(budget["experiment"] == "main") & (budget["planned"] == 1)]
     if len(single):
+        iso = budget.loc[budget["experiment"] == "main_iso", "planned"]
         names = "、".join(f"`{m}`" for m in single["model"])
         text += (f"因此按原设计的一组中，{names} 这 {len(single)} 个比 `{reference}` 慢的嫁接只跑 1 个种子"
-                 "（没有区间，不下结论）；作为主比较的等参数组保持每个模型 3 个种子。")
+                 "（没有区间，不下结论）" + (f"；作为主比较的等参数组保持每个模型 {int(iso.max())} 个种子" if len(iso) else "")
+                 + "。")
     ref = runs[(runs["experiment"] == "main") & (runs["model"] == reference)] if len(runs) else runs
     if len(ref):
         mean, sd = mean_sd(ref["test_top1"].tolist())
@@ -158,6 +166,6 @@ def budget_sentence(budget: pd.DataFrame, runs: pd.DataFrame, reference: str = "
         text += (f"在这一预算下 `{reference}` 的测试集 top-1 为 {mean:.2f}{spread}%（{len(ref)} 个种子），"
                  f"{reached}研究预先设定的 {target_top1:.0f}% 目标。")
         if reached != "达到":
-            text += ("要达到它需要更多轮数（本页末尾 10 轮的配方证据远高于这个目标），而每个运行的成本与轮数成正比；"
+            text += ("要达到它需要更多轮数（本页末尾更长预算的配方证据远高于这个目标），而每个运行的成本与轮数成正比；"
                      "主比较已经超出预算，所以没有再加轮数。各模型之间的比较只在这一预算下成立。")
     return text

@@ -22,6 +22,7 @@ from .tables import format_interval
 
 BUDGETS = {4: ("main", "main_iso"), 10: ("main_e10", "main_iso_e10")}  # epochs -> (reference, arms) experiment
 REFERENCE = "resnet20"
+SHORT, LONG = min(BUDGETS), max(BUDGETS)
 
 
 def budget_ablation(runs: pd.DataFrame, epochs: int) -> Ablation:
@@ -133,7 +134,7 @@ def rank_correlation(runs: pd.DataFrame, resamples: int = 2000, seed: int = 0,
 def budgets_sentence(table: pd.DataFrame, correlation: RankCorrelation | None) -> str:
     """Chinese: the rank correlation and which calls hold at both budgets, which change."""
     if table.empty or (table["call_10"] == "无记录").all():
-        return "10 轮预算还没有可比较的记录。"
+        return f"{LONG} 轮预算还没有可比较的记录。"
     text = ""
     if correlation is not None:
         text += (f"{len(correlation.arms)} 个在两个预算下都有记录的模型（含参考 `resnet20`），按平均 top-1 排名的 Spearman 相关系数为 "
@@ -186,6 +187,6 @@ def layer_scale_sentence(table: pd.DataFrame) -> str:
                 if not pd.isna(r["low"]) else f"（{r['pairs']} 对种子，无区间）")
              for _, r in table.iterrows()]
     text = "ConvNeXt 嫁接的层缩放初值：论文的 γ₀=10⁻⁶ 减去 γ₀=1，" + "；".join(parts) + "。"
-    if len(table) == 1 and int(table["epochs"].iloc[0]) == 4:
-        text += "10 轮预算下论文初值的对照（`ablation_layer_scale_e10`）排在 `study_e10` 的最后，尚无记录。"
+    if len(table) == 1 and int(table["epochs"].iloc[0]) == SHORT:
+        text += f"{LONG} 轮预算下论文初值的对照（`ablation_layer_scale_e10`）排在 `study_e10` 的最后，尚无记录。"
     return text
