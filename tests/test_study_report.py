@@ -12,8 +12,8 @@ import pytest
 
 matplotlib.use("Agg")
 
-from cifarlib.report import (ablations, autotune_file, efficiency, overview, per_class_accuracy, profile_file,  # noqa: E402
-                             study_plan, superclasses, tables)
+from cifarlib.report import (ablations, autotune_file, bench_header, efficiency, inference_file,  # noqa: E402
+                             overview, per_class_accuracy, profile_file, study_plan, superclasses, tables)
 from cifarlib.report.ablations import Ablation, Arm  # noqa: E402
 from cifarlib.results import unpack_bits  # noqa: E402
 
@@ -194,7 +194,9 @@ def test_parse_autotune_table_and_policy_effect() -> None:
     assert list(table["model"]) == ["resnet20", "slow"]
     assert table.attrs["candidates"] == ["fp32/NCHW", "fp32/channels_last", "bf16/NCHW", "bf16/channels_last"]
     assert table.loc[1, "chosen"] == "fp32/channels_last" and table.loc[0, "fwd_gflop_per_s"] == 26.2
-    assert autotune_file.batch_size_from_comments(table.attrs["comments"]) == 64
+    conditions = autotune_file.autotune_conditions(table.attrs["comments"], "bench.txt")
+    assert conditions == bench_header.BenchConditions(cpu="AMD EPYC", threads=1, torch="2", batch_size=64, steps=3)
+    assert autotune_file.policy_axes_phrase(table.attrs["candidates"]) == "fp32 / bf16 精度 × NCHW / channels_last 内存格式"
     effect = autotune_file.policy_effect(table).set_index("model")
     assert effect.loc["resnet20", "bf16/channels_last"] == pytest.approx(2.5)
     assert effect.loc["slow", "bf16/NCHW"] == pytest.approx(0.8) and effect.loc["slow", "best"] == pytest.approx(1.25)
@@ -210,15 +212,55 @@ def test_parse_the_committed_benchmark() -> None:
     text = (Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "autotune_cpu.txt").read_text()
     table = autotune_file.parse_autotune_table(text)
     assert "resnet20" in set(table["model"]) and table["images_per_s"].gt(0).all()
+    conditions = autotune_file.autotune_conditions(table.attrs["comments"], "autotune_cpu.txt")
+    header = next(line for line in text.splitlines() if "seconds per training step" in line)
+    assert f"{conditions.cpu} ({conditions.threads} threads), torch {conditions.torch}, batch {conditions.batch_size}," in header
+    assert header.endswith(f"(median of {conditions.steps})") and conditions.batch_size > 0
+    assert autotune_file.policy_axes_phrase(table.attrs["candidates"]).count("×") == 1
+
+
+def test_autotune_header_missing_or_malformed_names_the_file_and_the_fix() -> None:
+    body = AUTOTUNE.split("\n", 2)[2]  # the table without its two comment lines
+    for text in (body, "# AMD EPYC (1 threads), torch 2, batch many, 10 classes; seconds per training step\n" + body):
+        table = autotune_file.parse_autotune_table(text, "bench.txt")
+        with pytest.raises(bench_header.BenchHeaderError, match=r"bench\.txt: .*autotune_table\.py"):
+            autotune_file.autotune_conditions(table.attrs["comments"], "bench.txt")
+    with pytest.raises(ValueError, match="bench.txt is not an autotune table"):
+        autotune_file.parse_autotune_table("# only a comment\n", "bench.txt")
+    with pytest.raises(ValueError, match="precision/format"):
+        autotune_file.policy_axes_phrase(["fp32"])
+    with pytest.raises(ValueError, match="not every precision"):
+        autotune_file.policy_axes_phrase(["fp32/NCHW", "bf16/channels_last"])
+
+
+def test_record_policy_effect_counts_a_cached_copy_once_and_record_machines() -> None:
+    measured = {"fp32/NCHW": 0.6, "bf16/channels_last": 0.3}  # x2.0
+    other = {"fp32/NCHW": 0.8, "bf16/channels_last": 0.2}  # x4.0
+    policy = {"precision": "bf16", "channels_last": True}
+    details = [_detail("main", "m", "default", s, None, device="AMD EPYC (1 threads)",
+                       execution_policy={**policy, "seconds_per_step": steps})
+               for s, steps in enumerate([measured, measured, measured, other])]
+    effect = autotune_file.record_policy_effect(details).set_index("model")
+    # three runs share one measurement (cached copies): the median is over {2, 4}, not {2, 2, 2, 4}
+    assert (effect.loc["m", "runs"], effect.loc["m", "measurements"]) == (4, 2)
+    assert effect.loc["m", "speedup"] == pytest.approx(3.0)
+    details.append(_detail("main", "g", "default", 0, None, device="NVIDIA H200"))
+    details.append(_detail("other", "m", "default", 0, None, device="Intel Xeon (2 threads)"))
+    assert efficiency.record_machines(details) == ["AMD EPYC、1 个线程", "NVIDIA H200"]
+    assert efficiency.record_machines(details, "other") == ["Intel Xeon、2 个线程"]
+    assert efficiency.record_machines([]) == []
 
 
 def test_record_policy_effect_and_efficiency_table() -> None:
     steps = {"fp32/NCHW": 0.6, "fp32/channels_last": 0.5, "bf16/NCHW": 0.4, "bf16/channels_last": 0.3}
+    nchw = {**steps, "bf16/NCHW": 0.3, "bf16/channels_last": 0.35}  # seed 2 measured again: bf16/NCHW won
     details = [_detail("main", "resnet20", "default", s, None,
-                       execution_policy={"precision": "bf16", "channels_last": s != 2, "seconds_per_step": steps})
+                       execution_policy={"precision": "bf16", "channels_last": s != 2,
+                                         "seconds_per_step": nchw if s == 2 else steps})
                for s in range(3)]
     effect = autotune_file.record_policy_effect(details).set_index("model")
     assert effect.loc["resnet20", "runs"] == 3 and effect.loc["resnet20", "speedup"] == pytest.approx(2.0)
+    assert effect.loc["resnet20", "measurements"] == 2
     assert effect.loc["resnet20", "policies"] == "bf16/NCHW、bf16/channels_last"
     assert autotune_file.record_policy_effect([]).empty
 
@@ -285,8 +327,108 @@ def test_parse_profile_reads_the_committed_benchmark() -> None:
     assert table.loc["resnet20", "depthwise_share"] == 0
     assert table.loc["msca_resnet20", "depthwise_share"] > 50
     assert table.loc["msca_resnet20", "dense_gflops_per_s"] > 5 * table.loc["msca_resnet20", "depthwise_gflops_per_s"]
-    synthetic = "## m: 10 ms per step (batch 2), 200 images/s\ndepthwise convs    4.0 ms/step (40.0% of the step),   0.10 GFLOP,    25.0 GFLOP/s\n"
+    conditions = profile_file.profile_conditions(text, "profile_grafts_cpu.txt")
+    assert f"# {conditions.cpu}, torch {conditions.torch}, {conditions.threads} thread(s), " in text
+    assert f"--steps {conditions.steps}" in text and f"(batch {conditions.batch_size})" in text
+    assert conditions.policy in ("fp32/NCHW", "fp32/channels_last", "bf16/NCHW", "bf16/channels_last")
+    ops = profile_file.parse_profile_ops(text)
+    assert set(ops["model"]) == set(table.index)
+    # the BN + GELU share of the CoAtNet graft, summed here from its own section's lines
+    section = text.split("## coat_resnet20:")[1].split("## ")[0]
+    names = profile_file.BN_OPS + profile_file.GELU_OPS
+    by_hand = sum(float(line.split()[-1].rstrip("%")) for line in section.splitlines()
+                  if line.split() and line.split()[0] in names)
+    assert profile_file.op_share(ops, "coat_resnet20", names) == pytest.approx(by_hand) and by_hand > 0
+    assert f"约 {by_hand:.0f}%" in profile_file.elementwise_sentence(ops, "coat_resnet20", "resnet20")
+    assert profile_file.depthwise_models(table.reset_index())[:2] == ["msca_resnet20", "lsk_resnet20"]
+
+
+PROFILE = """# OMP_NUM_THREADS=1 python benchmarks/profile_grafts.py --steps 5, on a quiet machine
+# Some CPU, torch 2.9, 2 thread(s), fp32 NCHW
+
+## ref: 100 ms per step (batch 16), 160 images/s
+op (self time)                                ms/step  share
+aten::convolution_backward                       50.0  50.0%
+aten::native_batch_norm                          10.0  10.0%
+aten::native_batch_norm_backward                  8.0   8.0%
+depthwise convs      0.0 ms/step ( 0.0% of the step),   0.00 GFLOP,    0.0 GFLOP/s
+dense convs         80.0 ms/step (80.0% of the step),   4.00 GFLOP,   50.0 GFLOP/s
+
+## dw: 200 ms per step (batch 16), 80 images/s
+op (self time)                                ms/step  share
+aten::convolution_backward                      140.0  70.0%
+aten::gelu_backward                              12.0   6.0%
+autograd::engine::evaluate_function: GeluBackward0      2.0   1.0%
+aten::native_batch_norm                          10.0   5.0%
+aten::native_batch_norm_backward                  6.0   3.0%
+aten::gelu                                        8.0   4.0%
+depthwise convs    120.0 ms/step (60.0% of the step),   0.30 GFLOP,    2.5 GFLOP/s
+dense convs         50.0 ms/step (25.0% of the step),   2.00 GFLOP,   40.0 GFLOP/s
+"""
+
+
+def test_profile_parsers_on_a_handmade_file() -> None:
+    synthetic = "## m: 10 ms per step (batch 2), 200 images/s\ndepthwise convs    4.0 ms/step (40.0% of the step),   0.10 GFLOP,    25.0 GFLOP/s\ndense convs    1.0 ms/step (10.0% of the step),   0.10 GFLOP,    25.0 GFLOP/s\n"
     assert profile_file.parse_profile(synthetic).iloc[0]["depthwise_share"] == 40.0
+    profile, ops = profile_file.parse_profile(PROFILE), profile_file.parse_profile_ops(PROFILE)
+    assert list(ops.loc[ops["model"] == "dw", "op"])[2] == "autograd::engine::evaluate_function: GeluBackward0"
+    assert profile_file.profile_conditions(PROFILE, "p.txt") == bench_header.BenchConditions(
+        cpu="Some CPU", threads=2, torch="2.9", batch_size=16, steps=5, policy="fp32/NCHW")
+    assert profile_file.depthwise_models(profile) == ["dw"]
+    names = profile_file.BN_OPS + profile_file.GELU_OPS
+    assert profile_file.op_share(ops, "dw", names) == pytest.approx(18.0)  # 5 + 3 + 4 + 6, not the autograd row
+    with pytest.raises(KeyError, match="aten::gelu"):
+        profile_file.op_share(ops, "ref", names)  # not listed is not zero
+    with pytest.raises(KeyError, match="no op table for 'x'"):
+        profile_file.op_share(ops, "x", ["aten::gelu"])
+    sentence = profile_file.elementwise_sentence(ops, "dw", "ref")
+    assert "约 18%" in sentence and "约 18%，而 `ref` 的 BN（前 2 个算子）约 18%" in sentence
+    assert "这 4 个算子" in sentence and "`aten::gelu_backward`" in sentence
+    # dw: backward 70 % - dense 25 % = at least 45 % of the step, 75 % of its 60 % depthwise share
+    assert profile_file.depthwise_backward_bound(profile, ops, "dw") == pytest.approx((45.0, 0.75))
+    text = profile_file.conv_direction_sentence(profile, ops, ["dw"])
+    assert text.startswith("dw 的深度卷积时间大部分花在反向传播") and "至少还占 45.0%" in text and "至少 75%" in text
+    weak = PROFILE.replace("140.0  70.0%", "100.0  50.0%")  # 50 - 25 = 25 %: under half of 60 %
+    text = profile_file.conv_direction_sentence(profile, profile_file.parse_profile_ops(weak), ["dw"])
+    assert "大部分" not in text and "至少还占 25.0%" in text
+
+
+def test_profile_header_and_body_errors_name_the_file_and_the_fix() -> None:
+    with pytest.raises(bench_header.BenchHeaderError, match=r"p\.txt: .*number of profiled steps.*--steps 3"):
+        profile_file.profile_conditions(PROFILE.split("\n", 1)[1], "p.txt")
+    with pytest.raises(bench_header.BenchHeaderError, match=r"p\.txt: .*CPU, torch version.*profile_grafts\.py"):
+        profile_file.profile_conditions(PROFILE.replace("2 thread(s)", "two threads"), "p.txt")
+    with pytest.raises(ValueError, match=r"p\.txt: expected one batch size .*\[16, 32\]"):
+        profile_file.profile_conditions(PROFILE.replace("(batch 16), 80", "(batch 32), 80"), "p.txt")
+    with pytest.raises(ValueError, match=r"p\.txt has no '## MODEL"):
+        profile_file.parse_profile("# nothing\n", "p.txt")
+    with pytest.raises(ValueError, match=r"p\.txt: the sections of \['dw'\] lack"):
+        profile_file.parse_profile(PROFILE.rsplit("depthwise convs", 1)[0], "p.txt")
+    with pytest.raises(ValueError, match=r"p\.txt: unreadable op line in dw"):
+        profile_file.parse_profile_ops(PROFILE.replace("8.0   4.0%", "8.0   n/a"), "p.txt")
+
+
+def test_inference_file_header_and_settings() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "models_cpu.txt").read_text()
+    machines = inference_file.inference_conditions(text, "models_cpu.txt")
+    assert all(f"throughput measured on {m.cpu} ({m.threads} threads), torch {m.torch}" in text for m in machines)
+    handmade = ("# throughput measured on AMD EPYC (1 threads), torch 2.4\n"
+                "# a, b: throughput measured on Intel Xeon (2 threads), torch 2.5\n"
+                "# c: throughput measured on AMD EPYC (1 threads), torch 2.4\nmodel family\n")
+    assert inference_file.machines_phrase(inference_file.inference_conditions(handmade)) == \
+        "AMD EPYC、1 个线程；Intel Xeon、2 个线程"
+    with pytest.raises(bench_header.BenchHeaderError, match=r"m\.txt: no '# throughput measured on.*cifarlib models"):
+        inference_file.inference_conditions("model family\n", "m.txt")
+    assert inference_file.InferenceSettings(64, True).phrase() == "评估模式、bf16 自动混合精度、批大小 64"
+    assert inference_file.InferenceSettings(32, False).phrase() == "评估模式、fp32、批大小 32"
+    settings = inference_file.inference_settings()  # what `python -m cifarlib models` times with
+    assert settings.batch_size > 0 and isinstance(settings.amp, bool)
+    assert bench_header.share_phrase(30.96) == "约 31%" and bench_header.threads_phrase(1) == "1 个线程"
+    assert bench_header.device_parts("AMD EPYC (1 threads)") == ("AMD EPYC", 1)
+    with pytest.raises(bench_header.BenchHeaderError, match="record x: 'NVIDIA H200' is not a CPU device name"):
+        bench_header.device_parts("NVIDIA H200", "record x")
 
 
 def test_overview_answer_gives_the_corrected_calls_and_counts_what_is_missing() -> None:

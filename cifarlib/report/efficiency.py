@@ -45,3 +45,20 @@ def efficiency_table(runs: pd.DataFrame, autotune: pd.DataFrame | None = None,
     table["bench_gflop_per_s"] = table["bench_images_per_s"] * table["gflops"]
     table["inference_gflop_per_s"] = table["inference_images_per_s"] * table["gflops"]
     return table
+
+
+def record_machines(details: list[dict], experiment: str = "main") -> list[str]:
+    """The distinct machines the records of ``experiment`` were trained on, in the book's words and
+    record order: ``AMD EPYC、1 个线程`` for a CPU ``device`` (``AMD EPYC (1 threads)``), a GPU's
+    name as recorded; empty without records."""
+    from .bench_header import DEVICE_NAME, threads_phrase
+
+    found: list[str] = []
+    for d in details:
+        if d["experiment"] != experiment or not d.get("device"):
+            continue
+        cpu = DEVICE_NAME.fullmatch(d["device"].strip())
+        machine = f"{cpu.group('cpu')}、{threads_phrase(int(cpu.group('threads')))}" if cpu else d["device"]
+        if machine not in found:
+            found.append(machine)
+    return found
