@@ -12,7 +12,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from cifarlib.report import (ablations, autotune_file, bench_header, efficiency, inference_file,  # noqa: E402
+from cifarlib.report import (ablations, autotune_file, bench_header, depthwise_file, efficiency, inference_file,  # noqa: E402
                              overview, per_class_accuracy, profile_file, study_plan, superclasses, tables)
 from cifarlib.report.ablations import Ablation, Arm  # noqa: E402
 from cifarlib.results import unpack_bits  # noqa: E402
@@ -406,6 +406,50 @@ def test_profile_header_and_body_errors_name_the_file_and_the_fix() -> None:
         profile_file.parse_profile(PROFILE.rsplit("depthwise convs", 1)[0], "p.txt")
     with pytest.raises(ValueError, match=r"p\.txt: unreadable op line in dw"):
         profile_file.parse_profile_ops(PROFILE.replace("8.0   4.0%", "8.0   n/a"), "p.txt")
+
+
+DEPTHWISE = """# Some CPU, torch 2.9, 2 thread(s), batch 32, forward + backward, median of 5 interleaved repeats
+case                             formulation       ms  GFLOP/s  x conv max |diff|
+a 5x5, stage 1                   conv          10.00     5.00    1.00    0.0e+00
+a 5x5, stage 1                   conv_cl        5.00    10.00    2.00    0.0e+00
+a 5x5, stage 1                   shifted       50.00     1.00    0.20    5.7e-06
+b 1x7 (x4 expand), stage 3       conv          10.00     5.00    1.00    0.0e+00
+b 1x7 (x4 expand), stage 3       conv_cl       20.00     2.50    0.50    0.0e+00
+b 1x7 (x4 expand), stage 3       shifted       40.00     1.25    0.25    1.9e-06
+b 1x7 (x4 expand), stage 3       strip1d       12.50     4.00    0.80    0.0e+00
+"""
+
+
+def test_depthwise_file_on_a_handmade_and_the_committed_table() -> None:
+    from pathlib import Path
+
+    table = depthwise_file.parse_depthwise(DEPTHWISE, "d.txt")
+    assert list(table["case"].unique()) == ["a 5x5, stage 1", "b 1x7 (x4 expand), stage 3"]
+    assert depthwise_file.depthwise_conditions(DEPTHWISE, "d.txt") == bench_header.BenchConditions(
+        cpu="Some CPU", threads=2, torch="2.9", batch_size=32, steps=5)
+    summary = depthwise_file.formulation_summary(table).set_index("formulation")
+    assert list(summary.index) == ["conv_cl", "shifted", "strip1d"]
+    assert summary.loc["conv_cl"].tolist() == [2, 1, 0.5, 2.0] and summary.loc["strip1d", "cases"] == 1
+    text = depthwise_file.formulations_sentence(table, depthwise_file.depthwise_conditions(DEPTHWISE))
+    assert "Some CPU 上（2 个线程，批大小 32，前向加反向，5 次交错重复取中位数）" in text and "2 种深度卷积形状" in text
+    assert "（`conv_cl`）为 0.50–2.00 倍，2 个形状中 1 个更快" in text and "（`strip1d`）为 0.80–0.80 倍，1 个形状中 0 个更快" in text
+    assert "在所有形状上都更慢" in text and "在部分形状上更快" in text
+    faster = DEPTHWISE.replace("12.50     4.00    0.80", "8.00     6.25    1.25")  # strip1d now wins once
+    text = depthwise_file.formulations_sentence(depthwise_file.parse_depthwise(faster), depthwise_file.depthwise_conditions(DEPTHWISE))
+    assert "都更慢" not in text and text.endswith("执行策略要实测的选择。")
+    with pytest.raises(ValueError, match=r"d\.txt: unreadable row .*depthwise_formulations\.py"):
+        depthwise_file.parse_depthwise(DEPTHWISE.replace("5.00    10.00", "5.00    fast"), "d.txt")
+    with pytest.raises(ValueError, match=r"d\.txt is not a depthwise-formulation table"):
+        depthwise_file.parse_depthwise("# x\n", "d.txt")
+    with pytest.raises(bench_header.BenchHeaderError, match=r"d\.txt: .*repeats"):
+        depthwise_file.depthwise_conditions(DEPTHWISE.replace("median of 5", "best of 5"), "d.txt")
+
+    text = (Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "depthwise_cpu.txt").read_text()
+    committed = depthwise_file.parse_depthwise(text)
+    conditions = depthwise_file.depthwise_conditions(text)
+    assert f"# {conditions.cpu}, torch {conditions.torch}, {conditions.threads} thread(s), batch {conditions.batch_size}," in text
+    assert (committed.loc[committed["formulation"] == "conv", "x_conv"] == 1.0).all()
+    assert len(committed) == len([line for line in text.splitlines()[2:] if line.strip()])
 
 
 def test_inference_file_header_and_settings() -> None:
