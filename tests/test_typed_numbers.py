@@ -50,10 +50,6 @@ ALLOWED: dict[str, dict[str, str]] = {
         "97.5%": "the t quantile's level for a 95 % interval (a definition)",
         "95%": "the confidence level (a definition)",
     },
-    "efficiency.ipynb": {
-        "2 核": "the benchmark machine (its results file names the CPU model, not its cores)",
-        "1 个线程": "the sweep's thread setting (a definition, OMP_NUM_THREADS=1)",
-    },
     "intro.md": {
         "95%": "the confidence level (a definition)",
         "1 个种子": "the rule for which models get one seed (a definition)",
