@@ -149,6 +149,9 @@ NARROW_PAGES = {
     "boxed.html": '<p>短文</p><div style="overflow-x:auto"><div class="culprit" style="width:600px">宽元素</div></div>',
     # a table with an unbreakable column, not in a scrolling box
     "table.html": '<table class="t"><tr><td>模型</td><td style="white-space:nowrap">' + "a" * 90 + "</td></tr></table>",
+    # both: the widest element named is the one widening the page, not the wider one in its box
+    "mixed.html": ('<div style="overflow-x:auto"><div class="boxed" style="width:900px">盒内</div></div>'
+                   '<div class="culprit" style="width:600px">宽元素</div>'),
     "fits.html": "<p>" + "一段会自动折行的中文文字，" * 20 + "</p>",
 }
 
@@ -176,6 +179,8 @@ def test_an_unbreakable_600px_element_fails_at_390px(narrow_results: dict[str, l
     assert problem.startswith("narrow window: page 2") and '<div class="culprit"> 600 px wide: 宽元素' in problem
     [problem] = narrow_results["table.html"]
     assert '<table class="t">' in problem
+    [problem] = narrow_results["mixed.html"]
+    assert '<div class="culprit"> 600 px' in problem
 
 
 def test_the_same_element_in_a_scrolling_box_and_a_page_that_fits_pass(narrow_results: dict[str, list[str]]) -> None:
