@@ -156,17 +156,28 @@ NARROW_PAGES = {
 }
 
 
-@pytest.fixture(scope="module")
-def narrow_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
-    """The narrow pass (Chromium's CLI, as check_pages_cli runs it) on NARROW_PAGES."""
+def _chromium() -> str:
     exe = next((p for name in ("chromium", "chromium-browser", "google-chrome") if (p := shutil.which(name))), None)
     if exe is None:
         pytest.skip("no Chromium installed (apt-get install -y chromium)")
+    return exe
+
+
+@pytest.fixture(scope="module")
+def narrow_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """NARROW_PAGES written as a built book's pages."""
     root = tmp_path_factory.mktemp("narrow")
     for name, body in NARROW_PAGES.items():
         (root / name).write_text(f'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body><main>{body}'
                                  "</main></body></html>", encoding="utf-8")
-    server, base = check_book.serve(root, inject=check_book.WIDE_TABLES_PROBE)
+    return root
+
+
+@pytest.fixture(scope="module")
+def narrow_results(narrow_book: Path) -> dict[str, list[str]]:
+    """The narrow pass (Chromium's CLI, as check_pages_cli runs it) on NARROW_PAGES."""
+    exe = _chromium()
+    server, base = check_book.serve(narrow_book, inject=check_book.WIDE_TABLES_PROBE)
     try:
         return {name: check_book.narrow_problems(check_book.probe_narrow_cli(exe, base, name))
                 for name in NARROW_PAGES}
@@ -186,3 +197,11 @@ def test_an_unbreakable_600px_element_fails_at_390px(narrow_results: dict[str, l
 def test_the_same_element_in_a_scrolling_box_and_a_page_that_fits_pass(narrow_results: dict[str, list[str]]) -> None:
     assert narrow_results["boxed.html"] == []
     assert narrow_results["fits.html"] == []
+
+
+def test_the_playwright_path_finds_what_the_cli_finds(narrow_book: Path, narrow_results: dict[str, list[str]],
+                                                      tmp_path: Path) -> None:
+    pytest.importorskip("playwright", reason="Playwright is optional (check_book falls back to the CLI)")
+    found = check_book.check_pages(narrow_book, tmp_path)
+    assert {name: [p for p in problems if p.startswith("narrow window")] for name, problems in found.items()} \
+        == narrow_results
