@@ -168,11 +168,15 @@ def narrow_result_in_dom(dom: str) -> dict | None:
 
 
 def probe_narrow_cli(exe: str, base: str, rel: str) -> dict | None:
-    """The narrow measurement of page ``rel`` through Chromium's --dump-dom of its wrapper page."""
-    dom = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                          "--virtual-time-budget=10000", f"--window-size={WINDOW[0]},{WINDOW[1]}",
-                          "--dump-dom", base + NARROW_ROUTE + quote(rel)],
-                         capture_output=True, text=True, timeout=120).stdout
+    """The narrow measurement of page ``rel`` through Chromium's --dump-dom of its wrapper page
+    (None when Chromium did not finish in two minutes or the wrapper wrote nothing)."""
+    try:
+        dom = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                              "--virtual-time-budget=10000", f"--window-size={WINDOW[0]},{WINDOW[1]}",
+                              "--dump-dom", base + NARROW_ROUTE + quote(rel)],
+                             capture_output=True, text=True, timeout=120).stdout
+    except subprocess.TimeoutExpired:
+        return None
     return narrow_result_in_dom(dom)
 
 
