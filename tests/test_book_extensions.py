@@ -314,9 +314,15 @@ def test_the_latex_tree_numbers_by_chapter_and_sets_latex_counters() -> None:
     numbering.on_doctree_resolved(App(), tree, "intro")
     assert isinstance(first[0], nodes.raw) and first[1] is figure
     raw = [n.astext().strip() for n in tree.findall(nodes.raw)]
+    keep_before, keep_after = (r"\par\needspace{6\baselineskip}", r"\par\nopagebreak")
     assert raw == [r"\renewcommand{\thefigure}{1.1}", r"\renewcommand{\thetable}{2.1}",
-                   r"\renewcommand{\thetable}{2.3}"]
+                   keep_before, keep_after, r"\renewcommand{\thetable}{2.3}"]
     assert [p.astext() for p in tree.findall(nodes.paragraph)] == ["图 1.2\u3000y", "表 2.2\u3000z"]
+    # the table caption paragraph sits between the two, right before its table; a figure's has none
+    caption = second[3]
+    assert second[2].astext().strip() == keep_before and caption.astext() == "表 2.2\u3000z"
+    assert second[4].astext().strip() == keep_after and second[6] is second_table  # [5]: its number
+    assert not any(isinstance(n, nodes.raw) for n in first[1:])
 
 
 def test_only_the_archived_run_pages_leave_the_pdf() -> None:

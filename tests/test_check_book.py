@@ -1,9 +1,14 @@
-"""tools/check_book.py's page checks, on hand-made DOMs (no browser needed)."""
+"""tools/check_book.py's page checks, on hand-made DOMs (no browser needed), and its narrow-window
+pass on hand-made pages in headless Chromium (skipped where Chromium is not installed)."""
 
 from __future__ import annotations
 
 import importlib.util
+import shutil
+import urllib.request
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("check_book", REPO / "tools" / "check_book.py")
@@ -98,3 +103,105 @@ def test_typography_reads_only_the_article_and_leaves_code_and_math_out() -> Non
     page = _page('<p>参数量 <span class="math">\\(k\\)</span> 与 <code>resnet20</code> 之差</p>')
     assert check_book.prose_blocks(page) == [f"参数量 {check_book.OPAQUE} 与 {check_book.OPAQUE} 之差"]
     assert check_book.typography_problems(page) == []
+
+
+# --------------------------------------------------------------------------- narrow window (390 px)
+
+
+def test_a_page_wider_than_the_frame_is_reported_with_its_widest_element() -> None:
+    found = {"page": 608, "frame": 390, "element": {"tag": "div", "cls": "math", "text": "x = 1", "width": 600}}
+    assert check_book.narrow_problems(found) == [
+        'narrow window: page 218 px wider than a 390 px window; widest: <div class="math"> 600 px wide: x = 1']
+    assert check_book.narrow_problems({"page": 391, "frame": 390, "element": None}) == []  # rounding
+    assert check_book.narrow_problems({"page": 390, "frame": 390, "element": None}) == []
+
+
+def test_a_narrow_probe_that_did_not_run_is_a_problem_not_a_pass() -> None:
+    [problem] = check_book.narrow_problems(None)
+    assert problem.startswith("narrow window: the 390 px probe did not run") and "--no-narrow" in problem
+    assert check_book.narrow_result_in_dom("<body><iframe></iframe></body>") is None
+    assert check_book.narrow_result_in_dom('<body data-narrow="{&quot;page&quot;: 390}">') == {"page": 390}
+
+
+def test_the_narrow_pass_leaves_out_the_run_pages(tmp_path: Path) -> None:
+    for rel in ("intro.html", "methods/se.html", "runs/cifar10-jpeg/main/resnet20-default-s0.html",
+                "_static/x.html", "search.html"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("<html></html>", encoding="utf-8")
+    assert check_book.narrow_pages(tmp_path) == ["intro.html", "methods/se.html"]
+
+
+def test_the_server_wraps_a_page_in_a_narrow_frame(tmp_path: Path) -> None:
+    (tmp_path / "a b.html").write_text("<html><body>页</body></html>", encoding="utf-8")
+    server, base = check_book.serve(tmp_path)
+    try:
+        wrapper = urllib.request.urlopen(base + check_book.NARROW_ROUTE + "a%20b.html").read().decode()
+    finally:
+        server.shutdown()
+    assert '<iframe id="narrow" src="/a%20b.html" width="390"' in wrapper
+    assert "document.body.dataset.narrow" in wrapper and "scrollWidth" in wrapper
+
+
+NARROW_PAGES = {
+    # an unbreakable 600 px element widens the page: the whole page scrolls sideways at 390 px
+    "wide.html": '<p>短文</p><div class="culprit" style="width:600px">宽元素</div>',
+    # the same element in a box that scrolls sideways itself (how the book's tables are set)
+    "boxed.html": '<p>短文</p><div style="overflow-x:auto"><div class="culprit" style="width:600px">宽元素</div></div>',
+    # a table with an unbreakable column, not in a scrolling box
+    "table.html": '<table class="t"><tr><td>模型</td><td style="white-space:nowrap">' + "a" * 90 + "</td></tr></table>",
+    # both: the widest element named is the one widening the page, not the wider one in its box
+    "mixed.html": ('<div style="overflow-x:auto"><div class="boxed" style="width:900px">盒内</div></div>'
+                   '<div class="culprit" style="width:600px">宽元素</div>'),
+    "fits.html": "<p>" + "一段会自动折行的中文文字，" * 20 + "</p>",
+}
+
+
+def _chromium() -> str:
+    exe = next((p for name in ("chromium", "chromium-browser", "google-chrome") if (p := shutil.which(name))), None)
+    if exe is None:
+        pytest.skip("no Chromium installed (apt-get install -y chromium)")
+    return exe
+
+
+@pytest.fixture(scope="module")
+def narrow_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """NARROW_PAGES written as a built book's pages."""
+    root = tmp_path_factory.mktemp("narrow")
+    for name, body in NARROW_PAGES.items():
+        (root / name).write_text(f'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body><main>{body}'
+                                 "</main></body></html>", encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def narrow_results(narrow_book: Path) -> dict[str, list[str]]:
+    """The narrow pass (Chromium's CLI, as check_pages_cli runs it) on NARROW_PAGES."""
+    exe = _chromium()
+    server, base = check_book.serve(narrow_book, inject=check_book.WIDE_TABLES_PROBE)
+    try:
+        return {name: check_book.narrow_problems(check_book.probe_narrow_cli(exe, base, name))
+                for name in NARROW_PAGES}
+    finally:
+        server.shutdown()
+
+
+def test_an_unbreakable_600px_element_fails_at_390px(narrow_results: dict[str, list[str]]) -> None:
+    [problem] = narrow_results["wide.html"]
+    assert problem.startswith("narrow window: page 2") and '<div class="culprit"> 600 px wide: 宽元素' in problem
+    [problem] = narrow_results["table.html"]
+    assert '<table class="t">' in problem
+    [problem] = narrow_results["mixed.html"]
+    assert '<div class="culprit"> 600 px' in problem
+
+
+def test_the_same_element_in_a_scrolling_box_and_a_page_that_fits_pass(narrow_results: dict[str, list[str]]) -> None:
+    assert narrow_results["boxed.html"] == []
+    assert narrow_results["fits.html"] == []
+
+
+def test_the_playwright_path_finds_what_the_cli_finds(narrow_book: Path, narrow_results: dict[str, list[str]],
+                                                      tmp_path: Path) -> None:
+    pytest.importorskip("playwright", reason="Playwright is optional (check_book falls back to the CLI)")
+    found = check_book.check_pages(narrow_book, tmp_path)
+    assert {name: [p for p in problems if p.startswith("narrow window")] for name, problems in found.items()} \
+        == narrow_results

@@ -112,6 +112,23 @@ def test_figure_and_table_numbers_are_the_html_ones(book_build: dict, text: str)
     assert appendix == [f"表 {runs_chapter}.{i}" for i in range(1, len(appendix) + 1)] and len(appendix) >= 5
 
 
+def orphaned_table_captions(layout: str) -> list[str]:
+    """Table captions (表 N.M) at the foot of a page in ``pdftotext -layout`` output (pages split
+    by form feeds): the caption is among the page's last three non-empty lines (its second line
+    or the table's header row at most, then the page footer), so its table starts on the next page."""
+    found = []
+    for number, page in enumerate(layout.split("\f"), start=1):
+        lines = [line.strip() for line in page.splitlines() if line.strip()]
+        found += [f"page {number}: {line[:40]}" for i, line in enumerate(lines)
+                  if re.match(r"表\s*\d+\.\d+\s", line) and i >= len(lines) - 3]
+    return found
+
+
+def test_a_table_caption_never_sits_at_a_page_foot_without_its_table(pdf: Path) -> None:
+    orphans = orphaned_table_captions(_run("pdftotext", "-enc", "UTF-8", "-layout", str(pdf), "-"))
+    assert not orphans, f"table captions at a page foot, their table on the next page: {orphans}"
+
+
 def test_no_missing_characters_in_the_latex_log(book_build: dict) -> None:
     log = (book_build["latex"] / "book.log").read_text(encoding="utf-8", errors="replace")
     missing = re.findall(r"Missing character: There is no (.{1,40})", log)

@@ -10,7 +10,9 @@ Needs Debian's Chromium and a CJK font (as root: apt-get install -y chromium fon
 A page fails when an <img> did not load, a table is wider than the page (1280 px window; not on
 the archived run pages), a traceback or a Python warning is visible, TeX math was left
 unrendered (raw ``$...$`` / ``\\(`` in the visible text, or MathJax error nodes), or the page's
-HTML has a bare ``<`` that starts no tag (text written into HTML unescaped), or its Chinese text
+HTML has a bare ``<`` that starts no tag (text written into HTML unescaped), or the page is wider
+than a 390 px (phone) window so that the whole page scrolls sideways (the narrow pass, every page
+but the run pages, in a 390 px iframe; ``--no-narrow`` skips it), or its Chinese text
 breaks the typography rules (:func:`typography_problems`: spaces between Han characters or next to
 full-width punctuation, ASCII quotes and half-width punctuation in Chinese, nested full-width
 brackets, English sentences outside code). ``--no-browser`` runs only the checks read from the
@@ -30,9 +32,10 @@ import sys
 import tempfile
 import threading
 from functools import partial
-from html import unescape
+from html import escape, unescape
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 REPO = Path(__file__).resolve().parent.parent
 WINDOW = (1280, 900)
@@ -78,6 +81,103 @@ CHECK_JS = r"""
   return problems;
 })()
 """
+# The narrow-window pass: headless Chromium lays out no window below 500 px, so each chapter page is
+# loaded in a NARROW_WINDOW-wide <iframe> of a wrapper page the server writes (same origin, so the
+# wrapper's script can measure the page inside). A page wider than the frame scrolls sideways as a
+# whole on a phone; a table scrolling inside its own box does not widen the page and is fine.
+NARROW_WINDOW = (390, 844)
+NARROW = "narrow window"
+NARROW_ROUTE = "/__narrow__/"  # the server's wrapper page for the page after it
+# (frame) => the page's width, the frame's width and the widest element sticking out of it
+NARROW_JS = r"""
+(frame) => {
+  const doc = frame.contentDocument;
+  if (!doc || !doc.body) return null;
+  const win = frame.contentWindow;
+  const root = doc.documentElement;
+  const width = root.clientWidth;
+  const result = {page: root.scrollWidth, frame: width, element: null};
+  if (root.scrollWidth - width <= 1) return result;
+  // elements reaching past the frame's right edge, not clipped by a scrolling box, not fixed
+  const found = [];
+  const visit = (el, parentRight) => {
+    const style = win.getComputedStyle(el);
+    if (style.display === 'none' || style.position === 'fixed') return;
+    const box = el.getBoundingClientRect();
+    const right = box.right + win.scrollX;
+    const content = style.overflowX === 'visible' && el.scrollWidth > el.clientWidth && el.clientWidth > 0
+      ? box.left + win.scrollX + el.scrollWidth : right;
+    const reach = Math.max(right, content);
+    if (reach > width + 1) found.push({el, reach, sticksOut: right > parentRight + 1});
+    if (style.overflowX !== 'visible') return;  // what is inside scrolls (or is cut) in this box
+    for (const child of el.children) visit(child, right);
+  };
+  for (const child of doc.body.children) visit(child, doc.body.getBoundingClientRect().right + win.scrollX);
+  if (!found.length) return result;
+  const widest = Math.max(...found.map((f) => f.reach));
+  const ties = found.filter((f) => f.reach >= widest - 1);
+  // the outermost box sticking out of its parent, else the innermost whose text runs over (a long word)
+  const el = (ties.find((f) => f.sticksOut) || ties[ties.length - 1]).el;
+  result.element = {tag: el.tagName.toLowerCase(), cls: el.getAttribute('class') || '',
+                    text: (el.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 40),
+                    width: Math.round(el.getBoundingClientRect().width)};
+  return result;
+}
+"""
+
+
+def narrow_wrapper(rel: str) -> str:
+    """The wrapper page of the narrow pass for the book page ``rel``: the page in a NARROW_WINDOW
+    iframe; once it has loaded (and MathJax had time to typeset) the measurement of NARROW_JS is
+    written into ``data-narrow`` on the wrapper's body, where both browser paths read it."""
+    src = escape("/" + quote(rel), quote=True)
+    return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body style=\"margin:0\">"
+            f"<iframe id=\"narrow\" src=\"{src}\" width=\"{NARROW_WINDOW[0]}\" height=\"{NARROW_WINDOW[1]}\" "
+            "style=\"border:0;display:block\"></iframe><script>"
+            "const frame = document.getElementById('narrow');"
+            "frame.addEventListener('load', () => setTimeout(() => {"
+            f" document.body.dataset.narrow = JSON.stringify(({NARROW_JS})(frame)); }}, 800));"
+            "</script></body></html>")
+
+
+def narrow_problems(found: dict | None) -> list[str]:
+    """The narrow pass's verdict on one page from NARROW_JS's measurement (None: it did not run):
+    a problem when the page is wider than the frame, naming the overflow and the widest element."""
+    if found is None:
+        return [f"{NARROW}: the {NARROW_WINDOW[0]} px probe did not run (the page did not load in its "
+                "frame in time); run with --no-narrow to skip this pass"]
+    over = found["page"] - found["frame"]
+    if over <= 1:
+        return []
+    widest = ""
+    if el := found.get("element"):
+        cls = f' class="{el["cls"]}"' if el["cls"] else ""
+        widest = f"; widest: <{el['tag']}{cls}> {el['width']} px wide: {el['text']}"
+    return [f"{NARROW}: page {over} px wider than a {found['frame']} px window{widest}"]
+
+
+def narrow_pages(html: Path) -> list[str]:
+    """The pages the narrow pass loads: every page but the archived run pages (see archived_layout)."""
+    return [rel for rel, _ in pages(html) if not rel.startswith("runs/")]
+
+
+def narrow_result_in_dom(dom: str) -> dict | None:
+    """The measurement the wrapper page wrote into its body (``data-narrow``), or None."""
+    found = re.search(r'data-narrow="([^"]*)"', dom)
+    return json.loads(unescape(found.group(1))) if found else None
+
+
+def probe_narrow_cli(exe: str, base: str, rel: str) -> dict | None:
+    """The narrow measurement of page ``rel`` through Chromium's --dump-dom of its wrapper page
+    (None when Chromium did not finish in two minutes or the wrapper wrote nothing)."""
+    try:
+        dom = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                              "--virtual-time-budget=10000", f"--window-size={WINDOW[0]},{WINDOW[1]}",
+                              "--dump-dom", base + NARROW_ROUTE + quote(rel)],
+                             capture_output=True, text=True, timeout=120).stdout
+    except subprocess.TimeoutExpired:
+        return None
+    return narrow_result_in_dom(dom)
 
 
 def chromium() -> str:
@@ -93,7 +193,8 @@ def build() -> None:
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves the built book without a log line per request; adds ``inject`` before ``</body>``."""
+    """Serves the built book without a log line per request; adds ``inject`` before ``</body>``;
+    ``NARROW_ROUTE`` + a page's path is that page's wrapper for the narrow pass (:func:`narrow_wrapper`)."""
 
     inject = ""
 
@@ -101,10 +202,14 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        if self.path.startswith(NARROW_ROUTE):
+            return self._send(narrow_wrapper(unquote(self.path[len(NARROW_ROUTE):].split("?")[0])).encode())
         path = Path(self.translate_path(self.path))
         if not self.inject or path.suffix != ".html" or not path.is_file():
             return super().do_GET()
-        body = path.read_text(encoding="utf-8").replace("</body>", self.inject + "</body>", 1).encode()
+        self._send(path.read_text(encoding="utf-8").replace("</body>", self.inject + "</body>", 1).encode())
+
+    def _send(self, body: bytes) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -119,8 +224,10 @@ def serve(root: Path, inject: str = "") -> tuple[http.server.ThreadingHTTPServer
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def check_pages(html: Path, shots: Path) -> dict[str, list[str]]:
-    """Return {page: problems} for every HTML page; save a full-page PNG of each into ``shots``."""
+def check_pages(html: Path, shots: Path, narrow: bool = True) -> dict[str, list[str]]:
+    """Return {page: problems} for every HTML page; save a full-page PNG of each into ``shots``;
+    ``narrow``: also the narrow-window pass (:data:`NARROW_JS`) on every page of :func:`narrow_pages`."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright  # optional; falls back to the CLI below
 
     server, base = serve(html)
@@ -134,14 +241,23 @@ def check_pages(html: Path, shots: Path) -> dict[str, list[str]]:
                 page.wait_for_timeout(500)  # MathJax typesets after load
                 results[rel] = page.evaluate(CHECK_JS) + file_problems(file)
                 page.screenshot(path=str(shots / (rel.replace("/", "__") + ".png")), full_page=True)
+            for rel in narrow_pages(html) if narrow else []:
+                page.goto(base + NARROW_ROUTE + quote(rel), wait_until="networkidle")
+                try:
+                    page.wait_for_function("document.body.dataset.narrow !== undefined", timeout=15000)
+                    found = json.loads(page.evaluate("document.body.dataset.narrow"))
+                except PlaywrightTimeout:
+                    found = None
+                results[rel] += narrow_problems(found)
             browser.close()
     finally:
         server.shutdown()
     return results
 
 
-def check_pages_cli(html: Path, shots: Path) -> dict[str, list[str]]:
-    """Without Playwright: Chromium's --dump-dom for checks and --screenshot for a tall PNG."""
+def check_pages_cli(html: Path, shots: Path, narrow: bool = True) -> dict[str, list[str]]:
+    """Without Playwright: Chromium's --dump-dom for checks and --screenshot for a tall PNG; the
+    narrow pass dumps each page's wrapper, whose body carries the measurement."""
     server, base = serve(html, inject=WIDE_TABLES_PROBE)
     results: dict[str, list[str]] = {}
     exe = chromium()
@@ -155,6 +271,8 @@ def check_pages_cli(html: Path, shots: Path) -> dict[str, list[str]]:
             results[rel] = problems_in_dom(dom, html, file) + file_problems(file)
             subprocess.run(common + [f"--screenshot={shots / (rel.replace('/', '__') + '.png')}",
                                      "--window-size=1280,4000", url], capture_output=True, timeout=120)
+        for rel in narrow_pages(html) if narrow else []:
+            results[rel] += narrow_problems(probe_narrow_cli(exe, base, rel))
     finally:
         server.shutdown()
     return results
@@ -374,6 +492,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shots", type=Path, default=Path(tempfile.gettempdir()) / "book_shots")
     parser.add_argument("--no-browser", action="store_true",
                         help="only the checks read from the HTML files (markup, Chinese typography)")
+    parser.add_argument("--no-narrow", action="store_true",
+                        help=f"skip the {NARROW_WINDOW[0]} px (phone) pass of the browser checks")
     args = parser.parse_args(argv)
     if args.shots.resolve().is_relative_to(REPO):
         raise SystemExit(f"--shots {args.shots} is inside the repository; choose a folder outside it")
@@ -386,9 +506,9 @@ def main(argv: list[str] | None = None) -> int:
         results = check_files(args.html)
     else:
         try:
-            results = check_pages(args.html, args.shots)
+            results = check_pages(args.html, args.shots, narrow=not args.no_narrow)
         except ImportError:
-            results = check_pages_cli(args.html, args.shots)
+            results = check_pages_cli(args.html, args.shots, narrow=not args.no_narrow)
     results = {page: [p for p in probs if not archived_layout(page, p)] for page, probs in results.items()}
     failed = {page: probs for page, probs in results.items() if probs}
     for page, probs in failed.items():

@@ -20,8 +20,11 @@ What is numbered, in each page's order:
 HTML: the numbers replace Sphinx's own (``env.toc_fignumbers``, so ``{numref}`` agrees) and are
 written into the caption paragraphs. LaTeX: the numbers are set explicitly before each caption
 (``\\thefigure``/``\\thetable``), so the PDF shows the same 图 N.M as the HTML whatever LaTeX's
-counters would say. A page whose items at write time differ from those counted at read time is
-reported as a warning (an error under ``-W``).
+counters would say. A table caption paragraph that stays a paragraph (a Markdown page's pipe table)
+is kept on the page of its table: room for it and the table's first rows is asked for before it
+(``\\needspace``) and no page break is allowed between it and the table (``\\nopagebreak``). A page
+whose items at write time differ from those counted at read time is reported as a warning (an
+error under ``-W``).
 """
 
 from __future__ import annotations
@@ -193,6 +196,18 @@ def on_env_get_updated(app: Sphinx, env: BuildEnvironment) -> list[str]:
     return []
 
 
+# LaTeX around a table caption paragraph: the caption, the header and a few rows must fit below it,
+# else it starts the next page; the paragraph ends before the table starts, with no break between
+KEEP_WITH_TABLE = (r"\par\needspace{6\baselineskip}" + "\n", "\n" + r"\par\nopagebreak" + "\n")
+
+
+def keep_with_table(paragraph: nodes.paragraph, parent: nodes.Element) -> None:
+    """LaTeX: keep a table caption paragraph on the page of the table after it (see KEEP_WITH_TABLE)."""
+    index = parent.children.index(paragraph)
+    parent.insert(index + 1, nodes.raw("", KEEP_WITH_TABLE[1], format="latex"))
+    parent.insert(index, nodes.raw("", KEEP_WITH_TABLE[0], format="latex"))
+
+
 def latex_items(tree: nodes.Element, docname: str) -> Iterator[tuple[str, nodes.Element, nodes.Element, str]]:
     """The numbered items of the LaTeX build's one tree as (kind, node, parent, page), in reading
     order. Walked from the top, not up through ``.parent``: sphinx-jupyterbook-latex rebuilds
@@ -230,6 +245,8 @@ def on_doctree_resolved(app: Sphinx, doctree: nodes.document, docname: str) -> N
             number = counter.next(chapters.get(page, 0), kind)
             if isinstance(node, nodes.paragraph):
                 set_caption_paragraph(node, kind, number, html=False)
+                if kind == "table":
+                    keep_with_table(node, parent)
             else:
                 command = r"\renewcommand{\the%s}{%s}" % (kind, ".".join(map(str, number)))
                 parent.insert(parent.children.index(node), nodes.raw("", command + "\n", format="latex"))
