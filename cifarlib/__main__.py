@@ -44,7 +44,11 @@ def _cmd_models(args: argparse.Namespace) -> None:
 
         from .devices import device_name
 
+        from .profile import INFERENCE_AMP, INFERENCE_BATCH_SIZE
+
         measured_on = f"throughput measured on {device_name(torch.device('cpu'))}, torch {torch.__version__}"
+        if not args.no_throughput:  # what the inference column was timed with, for the efficiency chapter
+            measured_on += f", inference batch {INFERENCE_BATCH_SIZE}, {'bf16 autocast' if INFERENCE_AMP else 'fp32'}"
         print(f"# {measured_on}")
     with pd.option_context("display.max_rows", None, "display.width", 160):
         print(format_model_table(table))

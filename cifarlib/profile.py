@@ -75,11 +75,17 @@ def count_launches(model: nn.Module, image_size: int = 32, channels: int = 3, ba
     return {"train_step": train_ops.count, "eval_step": eval_ops.count}
 
 
+INFERENCE_BATCH_SIZE = 64
+"""The batch ``python -m cifarlib models`` times inference with (:func:`model_table`)."""
+INFERENCE_AMP = True
+"""Whether it times inference under bf16 autocast (:func:`measure_throughput`)."""
+
+
 def measure_throughput(
     model: nn.Module,
-    batch_size: int = 64,
+    batch_size: int = INFERENCE_BATCH_SIZE,
     min_seconds: float = 1.0,
-    amp: bool = True,
+    amp: bool = INFERENCE_AMP,
     image_size: int = 32,
     device: str | torch.device = "cpu",
 ) -> float:
@@ -130,7 +136,7 @@ def model_table(
     names: list[str],
     num_classes: int = 100,
     throughput: bool = False,
-    batch_size: int = 64,
+    batch_size: int = INFERENCE_BATCH_SIZE,
     min_seconds: float = 1.0,
     train_throughput: bool = False,
     train_batch_size: int = 128,

@@ -26,4 +26,9 @@ def test_models_command_writes_a_csv_and_names_the_device(tmp_path: Path, monkey
     assert main(["models", "--family", "backbone", "--seconds", "0.05", "--out", str(out)]) in (0, None)
     printed = capsys.readouterr().out
     assert "throughput measured on" in printed and "resnet56" in printed
+    from cifarlib.profile import INFERENCE_AMP, INFERENCE_BATCH_SIZE
+    from cifarlib.report.inference_file import InferenceSettings, inference_settings
+
+    # the header records what the inference column was timed with, and the efficiency chapter reads it back
+    assert inference_settings(printed) == InferenceSettings(INFERENCE_BATCH_SIZE, INFERENCE_AMP, recorded=True)
     assert out.read_text().splitlines()[0].startswith("model,family,method,params_m,gflops,images_per_s")

@@ -467,8 +467,17 @@ def test_inference_file_header_and_settings() -> None:
         inference_file.inference_conditions("model family\n", "m.txt")
     assert inference_file.InferenceSettings(64, True).phrase() == "评估模式、bf16 自动混合精度、批大小 64"
     assert inference_file.InferenceSettings(32, False).phrase() == "评估模式、fp32、批大小 32"
-    settings = inference_file.inference_settings()  # what `python -m cifarlib models` times with
-    assert settings.batch_size > 0 and isinstance(settings.amp, bool)
+    from cifarlib.profile import INFERENCE_AMP, INFERENCE_BATCH_SIZE
+
+    unrecorded = inference_file.inference_settings(handmade)  # an older header: the command's constants
+    assert (unrecorded.batch_size, unrecorded.amp, unrecorded.recorded) == (INFERENCE_BATCH_SIZE, INFERENCE_AMP, False)
+    recorded = ("# throughput measured on AMD EPYC (1 threads), torch 2.4, inference batch 32, fp32\n"
+                "# c: throughput measured on AMD EPYC (1 threads), torch 2.4, inference batch 32, fp32\nmodel\n")
+    assert inference_file.inference_settings(recorded) == inference_file.InferenceSettings(32, False)
+    assert inference_file.inference_conditions(recorded)[0].torch == "2.4"  # the new fields do not leak into it
+    mixed = recorded + "# d: throughput measured on AMD EPYC (1 threads), torch 2.4, inference batch 64, bf16 autocast\n"
+    with pytest.raises(bench_header.BenchHeaderError, match=r"m\.txt: its rows were timed with different inference"):
+        inference_file.inference_settings(mixed, "m.txt")
     assert bench_header.share_phrase(30.96) == "约 31%" and bench_header.threads_phrase(1) == "1 个线程"
     assert bench_header.device_parts("AMD EPYC (1 threads)") == ("AMD EPYC", 1)
     with pytest.raises(bench_header.BenchHeaderError, match="record x: 'NVIDIA H200' is not a CPU device name"):

@@ -1,21 +1,22 @@
 """How ``benchmarks/results/models_cpu.txt`` (inference throughput) was measured.
 
 Its comment lines, written by ``python -m cifarlib models``, record the CPU, threads and torch
-version of every batch of rows (a row appended later adds its own line). They do not record the
-batch size or the precision: the command has no option for either and always times with
-:func:`cifarlib.profile.model_table`'s ``batch_size`` and :func:`cifarlib.profile.measure_throughput`'s
-``amp`` defaults, so :func:`inference_settings` reads those from the code and the chapter says so.
+version of every batch of rows (a row appended later adds its own line) and, since the command
+learned to write them, the inference batch size and precision. The command has no option for
+either: it always times with :data:`cifarlib.profile.INFERENCE_BATCH_SIZE` and
+:data:`~cifarlib.profile.INFERENCE_AMP`, so for a file written before that :func:`inference_settings`
+reads them from the code and says so (``recorded`` is false).
 """
 
 from __future__ import annotations
 
-import inspect
 import re
 from dataclasses import dataclass
 
 from .bench_header import BenchConditions, BenchHeaderError, comment_lines, device_parts
 
-MEASURED_ON = re.compile(r"throughput measured on (?P<device>.+? \(\d+ threads?\)), torch (?P<torch>\S+)")
+MEASURED_ON = re.compile(r"throughput measured on (?P<device>.+? \(\d+ threads?\)), torch (?P<torch>[^\s,]+)"
+                         r"(?:, inference batch (?P<batch>\d+), (?P<precision>bf16 autocast|fp32))?")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class InferenceSettings:
 
     batch_size: int
     amp: bool
+    recorded: bool = True  # False: read from the code's constants, the file's header does not say
 
     def phrase(self) -> str:
         """``评估模式、bf16 自动混合精度、批大小 64`` (fp32 when ``amp`` is off)."""
@@ -48,14 +50,21 @@ def inference_conditions(text: str, source: str = "model table") -> list[BenchCo
     return found
 
 
-def inference_settings() -> InferenceSettings:
-    """The batch size and autocast ``python -m cifarlib models`` times inference with: the
-    defaults of :func:`cifarlib.profile.model_table` and :func:`cifarlib.profile.measure_throughput`."""
-    from ..profile import measure_throughput, model_table
+def inference_settings(text: str = "", source: str = "model table") -> InferenceSettings:
+    """The batch size and autocast the file's rows were timed with: from its header lines when
+    they record them (all lines must agree; a ``BenchHeaderError`` naming ``source`` otherwise),
+    else the constants ``python -m cifarlib models`` times with, marked ``recorded=False``."""
+    from ..profile import INFERENCE_AMP, INFERENCE_BATCH_SIZE
 
-    batch = inspect.signature(model_table).parameters["batch_size"].default
-    amp = inspect.signature(measure_throughput).parameters["amp"].default
-    return InferenceSettings(batch_size=int(batch), amp=bool(amp))
+    found = {(int(m.group("batch")), m.group("precision") == "bf16 autocast")
+             for line in comment_lines(text) if (m := MEASURED_ON.search(line)) and m.group("batch")}
+    if len(found) > 1:
+        raise BenchHeaderError(f"{source}: its rows were timed with different inference settings {sorted(found)}; "
+                               "remeasure them in one run of `python -m cifarlib models`")
+    if found:
+        batch, amp = found.pop()
+        return InferenceSettings(batch_size=batch, amp=amp)
+    return InferenceSettings(batch_size=INFERENCE_BATCH_SIZE, amp=INFERENCE_AMP, recorded=False)
 
 
 def machines_phrase(conditions: list[BenchConditions]) -> str:
