@@ -64,5 +64,7 @@ def test_pooling_sentence_names_the_arm_that_dominates_the_residual() -> None:
     ablation = Ablation("e", "e", Arm("e", "ref", "default", "ref"), tuple(Arm("e", m, "default", m) for m in "abc"))
     text = pooling_sentence(pd.DataFrame(rows), ablation)
     assert "`c` 一个就占了残差平方和的" in text and "去掉它则为" in text
+    # pooled with c, a (+1.07) and b (-0.98) cross 0; without it both are clear of 0
+    assert "不合并 `c` 时，`a`（[+" in text and "、`b`（[-" in text and "的区间不再跨过 0" in text
     calm = Ablation("e", "e", ablation.reference, ablation.arms[:2])
     assert pooling_sentence(pd.DataFrame(rows), calm) == ""  # no arm dominates: nothing to say

@@ -13,7 +13,8 @@ from __future__ import annotations
 import pandas as pd
 
 from .ablations import BLOCK, Ablation, arm_runs, Arm
-from .stats import block_model, detectable_difference, mean_sd, pooled_seed_sd, residual_shares, spread_this_small
+from .tables import format_interval
+from .stats import BlockFit, block_model, detectable_difference, mean_sd, pooled_seed_sd, residual_shares, spread_this_small
 
 
 def block_summary(table: pd.DataFrame) -> dict[str, float] | None:
@@ -76,6 +77,22 @@ def pooling_sentence(runs: pd.DataFrame, ablation: Ablation) -> str:
     rest = block_model({k: v for k, v in arms.items() if k != top}, ablation.reference.label)
     if full is None or rest is None:
         return ""
-    return (f"合并残差假设各模型的种子波动相同。{len(shares)} 个模型中，`{top}` 一个就占了残差平方和的 {share:.0%}"
+    text = (f"合并残差假设各模型的种子波动相同。{len(shares)} 个模型中，`{top}` 一个就占了残差平方和的 {share:.0%}"
             f"（平均每个模型约 {1 / len(shares):.0%}）：它的种子波动明显大于其他模型。合并残差标准差因此为 "
             f"{full.residual_sd:.2f} 个百分点，去掉它则为 {rest.residual_sd:.2f}；对其他模型来说，区组模型的区间因此偏宽、偏保守。")
+    return text + _calls_without(full, rest, top)
+
+
+def _calls_without(full: BlockFit, rest: BlockFit, left_out: str) -> str:
+    """Chinese: which arms' single-interval calls change when ``left_out`` is not pooled, and that
+    the primary analysis keeps every arm (the analysis fixed before the data, and conservative)."""
+    changed = [(name, rest.intervals[name]) for name, fit in full.intervals.items()
+               if name in rest.intervals and fit.significant != rest.intervals[name].significant]
+    text = f"主要检验仍把所有模型合并（事先定下的分析）。不合并 `{left_out}` 时，"
+    if not changed:
+        return text + "其他模型的单个区间是否跨过 0 都不变。"
+    gained = [f"`{name}`（{format_interval(i.low, i.high)}）" for name, i in changed if i.significant]
+    lost = [f"`{name}`（{format_interval(i.low, i.high)}）" for name, i in changed if not i.significant]
+    parts = ([f"{'、'.join(gained)}的区间不再跨过 0"] if gained else []) + \
+            ([f"{'、'.join(lost)}的区间变为跨过 0"] if lost else [])
+    return text + "；".join(parts) + "，其余模型不变；这些变化只作敏感性分析，不改变本书的结论。"
