@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import nbclient
@@ -160,6 +161,7 @@ def test_results_chapter_shows_both_budgets_side_by_side(tmp_path: Path) -> None
     assert "Traceback" not in text
     assert "10 轮：差 [95% 区间]" in text and "convnext_resnet20_iso（ls1）" in text  # gamma0 = 1 at both budgets
     assert "Spearman 相关系数为" in text and "按种子 bootstrap 的 95% 区间" in text
+    assert re.search(r"已完成 \*\*\d+\*\* 个，用了 \d+\.\d 核·小时", text)  # the second budget's cost so far
     assert "两个预算下结论相同的有" in text and "`mixer_resnet20_iso`（更低）" in text  # shifted: the same call
     assert "`convnext_resnet20_iso`（4 轮更低，10 轮更高）" in text  # ls1's +40 flips it
     assert "论文的 γ₀=10⁻⁶ 减去 γ₀=1，4 轮时为 -19.87 个百分点" in text  # the committed ablation's arm
@@ -167,4 +169,4 @@ def test_results_chapter_shows_both_budgets_side_by_side(tmp_path: Path) -> None
 
 def test_results_chapter_without_the_second_budget_says_it_is_running(tmp_path: Path) -> None:
     text = _run_chapter("results.ipynb", fabricate_results(tmp_path / "results"))
-    assert "已完成 **0** 个，其余仍在训练中" in text and "10 轮预算还没有可比较的记录" in text
+    assert "已完成 **0** 个；仍在训练中" in text and "10 轮预算还没有可比较的记录" in text  # no resnet20 yet: no cost
