@@ -1,8 +1,9 @@
 """No hand-typed measurement in the book's prose: every number that comes from a run, a benchmark
 or a plan is computed when the book builds and pasted with ``{glue:...}``.
 
-The scan reads the prose the author writes (the ``.md`` pages and the markdown cells of the chapter
-notebooks, not their code, math, inline code or roles) and finds numbers that look like a result:
+The scan reads the prose the author writes (the ``.md`` pages, the markdown cells of the chapter
+notebooks and the Chinese string literals of their code cells: captions and sentences; not code,
+math, inline code or roles) and finds numbers that look like a result:
 decimals, percentages, multiples (倍), epochs (轮), counts of seeds, runs, records, hours, minutes,
 cores, threads and images. Each one left in a page is listed in :data:`ALLOWED` with the reason it
 is a definition or a fact of the world (a paper's setting, a data set's size, the machine), not a
@@ -11,8 +12,10 @@ measurement of this study; a new one fails the test until it is glued or listed 
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,7 @@ import pytest
 BOOK = Path(__file__).resolve().parents[1] / "book"
 
 _UNITS = r"(?:%|％|倍|轮|个种子|个运行|条运行|条记录|个百分点|百分点|分钟|小时|核|个线程|张图像|万张|张|M\b|GFLOP)"
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?\s*" + _UNITS + r"|(?<![\w./])\d+\.\d+(?![\w.])")
 _HIDDEN = [re.compile(p, re.S) for p in (
     r"```.*?```",  # code cells, directives (their bodies are code or glued)
@@ -79,6 +83,8 @@ ALLOWED: dict[str, dict[str, str]] = {
     "results.ipynb": {
         "2 核": "the machine every record was trained on (records store the CPU model, not its cores)",
         "1 个种子": "the rule for which models get one seed (a definition)",
+        "2 个种子": "the rule that an interval needs two seeds (a definition)",
+        "95%": "the confidence level (a definition)",
     },
     "setup.md": {
         "0.1 倍": "the one-cycle schedule's start fraction of the peak (the schedule's definition)",
@@ -100,11 +106,27 @@ def prose_numbers(text: str) -> list[str]:
     return [re.sub(r"\s+", " ", m.group(0)).strip() for m in _NUMBER.finditer(text)]
 
 
+def chinese_literals(code: str) -> list[str]:
+    """The string literals of ``code`` (Python) that hold Chinese: the captions and sentences a
+    code cell writes into the page."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError) as err:
+        raise AssertionError(f"a book code cell does not tokenize ({err}):\n{code[:200]}") from None
+    return [tok.string for tok in tokens if tok.type == tokenize.STRING and _HAN.search(tok.string)]
+
+
 def _prose(path: Path) -> str:
+    """The page's markdown and the Chinese string literals of its code cells."""
     if path.suffix == ".ipynb":
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-        return "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
-    return path.read_text(encoding="utf-8")
+        markdown = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+        code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    else:
+        markdown = [path.read_text(encoding="utf-8")]
+        code = [re.sub(r"^:[\w-]+:.*\n", "", cell, flags=re.M)  # the cell's options (:tags: ...)
+                for cell in re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", markdown[0], re.S)]
+    return "\n\n".join(markdown + [literal for cell in code for literal in chinese_literals(cell)])
 
 
 def typed_numbers_by_page() -> dict[str, list[str]]:
@@ -140,3 +162,9 @@ def test_every_allowed_number_is_still_there():
     stale = {page: sorted(set(allowed) - set(pages.get(page, []))) for page, allowed in ALLOWED.items()}
     stale = {page: numbers for page, numbers in stale.items() if numbers}
     assert not stale, f"ALLOWED lists numbers no page types any more, remove them: {stale}"
+
+
+def test_code_cells_contribute_their_chinese_captions_only() -> None:
+    code = 'x = 0.25\ndisplay(Markdown(f"**表**　{name}：训练 12 轮的结果"))\nprint("done 3.5")\n'
+    assert chinese_literals(code) == ['f"**表**　{name}：训练 12 轮的结果"']
+    assert prose_numbers("".join(chinese_literals(code))) == ["12 轮"]
