@@ -92,3 +92,15 @@ def test_budgets_are_the_plans_epochs() -> None:
     for epochs, (reference, arms) in BUDGETS.items():
         preset = "study" if epochs == min(BUDGETS) else "study_e10"
         assert planned_config(preset, reference)["epochs"] == planned_config(preset, arms)["epochs"] == epochs
+
+
+def test_layer_scale_sentence_at_one_budget_says_the_long_arm_is_queued() -> None:
+    import pandas as pd
+
+    from cifarlib.report.two_budgets import SHORT, LONG, layer_scale_sentence
+
+    one = pd.DataFrame([{"epochs": SHORT, "pairs": 3, "diff": -19.87, "low": -22.4, "high": -17.3, "call": "更低"}])
+    text = layer_scale_sentence(one)
+    assert f"{SHORT} 轮时为 -19.87 个百分点" in text and f"{LONG} 轮预算下论文初值的对照" in text and "队列中" in text
+    both = pd.concat([one, one.assign(epochs=LONG, diff=-3.0)])
+    assert "队列中" not in layer_scale_sentence(both)

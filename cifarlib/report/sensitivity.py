@@ -13,8 +13,8 @@ from __future__ import annotations
 import pandas as pd
 
 from .ablations import BLOCK, Ablation, arm_runs, Arm
-from .tables import format_interval
 from .stats import BlockFit, block_model, detectable_difference, mean_sd, pooled_seed_sd, residual_shares, spread_this_small
+from .tables import format_interval
 
 
 def block_summary(table: pd.DataFrame) -> dict[str, float] | None:

@@ -188,5 +188,5 @@ def layer_scale_sentence(table: pd.DataFrame) -> str:
              for _, r in table.iterrows()]
     text = "ConvNeXt 嫁接的层缩放初值：论文的 γ₀=10⁻⁶ 减去 γ₀=1，" + "；".join(parts) + "。"
     if len(table) == 1 and int(table["epochs"].iloc[0]) == SHORT:
-        text += f"{LONG} 轮预算下论文初值的对照（`ablation_layer_scale_e10`）排在 `study_e10` 的最后，尚无记录。"
+        text += f"{LONG} 轮预算下论文初值的对照（`ablation_layer_scale_e10`）还在 `study_e10` 的队列中，尚无记录。"
     return text
